@@ -1,0 +1,196 @@
+"""The typed Python API: ``plan_package`` (what ``inspect`` shows) and ``package`` (the run).
+
+This module wires the stages together: probe -> classify -> plan -> preflight -> execute ->
+report.  It reads only through ``probe`` (and ``fitsinfo``) and writes only through
+``execute``, ``manifest`` and ``ticket``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from ._version import __version__
+from .errors import ExecutionError, InputError, PackpathError, Qa2packError
+from .execute import Executor
+from .fitsinfo import summarize_fits
+from .journal import MARKER, roll_back
+from .manifest import manifest_path, md5_file, read_manifest, write_manifest
+from .model import Append, Kind, PackageState, Plan, Skipped
+from .options import PackageOptions
+from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
+from .preflight import preflight
+from .probe import check_origpath, files_containing, read_package_state, scan_tree
+from .progress import Progress, SilentProgress
+from .report import RunReport
+from .ticket import write_ticket
+
+log = logging.getLogger("qa2pack")
+
+PLACEHOLDER_PACKNAME = "PACKPATH"
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def check_paths(origpath: Path, packpath: Path) -> tuple[Path, Path]:
+    """Return (real origpath, absolute packpath) or refuse overlapping or unusable paths."""
+    orig_real = Path(check_origpath(origpath))
+    pack_real = Path(os.path.realpath(packpath))
+    if not pack_real.name:
+        raise PackpathError(f"packpath {packpath} has no name; it should be the project code, e.g. 2011.0.00229.S")
+    if _inside(pack_real, orig_real):
+        raise PackpathError(f"packpath {packpath} is inside origpath {origpath} (or equal to it); "
+                            "choose a packpath outside the reduction folder")
+    if _inside(orig_real, pack_real):
+        raise PackpathError(f"origpath {origpath} is inside packpath {packpath}")
+    return orig_real, pack_real
+
+
+def read_externals(options: PackageOptions) -> ExternalFiles:
+    """Read the README header and check the PI script (both live outside origpath)."""
+    text = None
+    if options.readme is not None:
+        try:
+            text = Path(options.readme).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            raise InputError(f"readme file does not exist: {options.readme}") from None
+        except IsADirectoryError:
+            raise InputError(f"readme is a folder, not a file: {options.readme}") from None
+        except OSError as exc:
+            raise InputError(f"cannot read readme file {options.readme}: {exc.strerror}") from None
+    script, size = None, 0
+    if options.pi_script is not None:
+        script = Path(options.pi_script).absolute()
+        if not script.is_file():
+            raise InputError(f"PI script does not exist or is not a file: {options.pi_script}")
+        size = script.stat().st_size
+    return ExternalFiles(text, script, size)
+
+
+def gather_facts(draft: Draft) -> ContentFacts:
+    """Read the few contents the plan depends on: ephemerides, calibration scripts, FITS headers."""
+    root = draft.origpath
+    eph = {src: md5_file(root / src) for _, sources in draft.ephemerides for src in sources}
+    scripts = {root / src: src for src in draft.calibration_scripts()}
+    fixplanets = frozenset(scripts[p] for p in files_containing(scripts, b"fixplanets"))
+    images = {}
+    for src in draft.fits_sources():
+        summary = summarize_fits(root / src)
+        if summary is not None:
+            images[src] = summary
+    return ContentFacts(eph, fixplanets, images)
+
+
+def plan_package(origpath: str | Path, options: PackageOptions = PackageOptions(),
+                 packpath: str | Path | None = None, state: PackageState | None = None) -> Plan:
+    """Scan origpath and return the plan, writing nothing (what ``inspect`` shows)."""
+    externals = read_externals(options)
+    scan = scan_tree(Path(origpath), follow_links=options.follow_links, plain_names=options.config.qa2_folders)
+    notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason) for n in scan.links]
+    packname = Path(packpath).name if packpath is not None else PLACEHOLDER_PACKNAME
+    draft = draft_plan(scan.tree, scan.root, packname, options, state or PackageState(), externals, notes)
+    return complete_plan(draft, gather_facts(draft))
+
+
+@contextmanager
+def run_log(packpath: Path, append: Append) -> Iterator[Path]:
+    """Write the qa2pack log records of this run to ``<packpath>.qa2pack.log`` beside packpath."""
+    path = packpath.parent / f"{packpath.name}.qa2pack.log"
+    handler = logging.FileHandler(path, mode="w" if append is Append.REPLACE else "a", encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    previous = log.level
+    log.addHandler(handler)
+    if log.level == logging.NOTSET or log.level > logging.DEBUG:
+        log.setLevel(logging.DEBUG)
+    try:
+        yield path
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+        handler.close()
+
+
+def _log_plan(plan: Plan, packpath: Path) -> None:
+    log.info("qa2pack %s: packaging %s into %s (mode %s, style %s, append %s)", __version__, plan.origpath,
+             packpath, plan.mode.value, plan.style.text or "''", plan.append.value or "''")
+    for member in plan.members:
+        source = plan.origpath.name if member.source == "." else member.source
+        log.info("%s <- %s: %d EB(s) %s", member.folder, source, len(member.eb_uids), ", ".join(member.eb_uids))
+    for finding in plan.findings:
+        log.warning("[%s] %s", finding.code, finding.message)
+    for skipped in plan.skipped:
+        log.debug("not packaged: %s [%s] %s", skipped.source, skipped.kind.value, skipped.reason)
+    if plan.skipped:
+        log.info("%d path(s) not packaged (listed in the log; 'qa2pack inspect' shows them too)", len(plan.skipped))
+
+
+def _manifest_entries(plan: Plan, packpath: Path, new: dict[str, tuple[int, str | None]]) -> dict[str, tuple[int, str | None]]:
+    """This run's entries, plus (when appending) the rest of the package as it already was."""
+    if plan.append is Append.REPLACE:
+        return dict(new)
+    old_path = manifest_path(packpath)
+    entries = dict(read_manifest(old_path).entries) if old_path.exists() else {}
+    entries.update(new)
+    on_disk = {}
+    for root, _, files in os.walk(packpath):
+        for name in files:
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, packpath).replace(os.sep, "/")
+            if rel != MARKER:
+                on_disk[rel] = os.lstat(full).st_size
+    return {rel: entries.get(rel, (size, None)) for rel, size in on_disk.items()}
+
+
+def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = PackageOptions(),
+            progress: Progress | None = None, started: str | None = None) -> RunReport:
+    """Package origpath into packpath; see SPEC sections 4-7.  Returns the run report."""
+    begin = time.monotonic()
+    started = started or datetime.now().isoformat(timespec="seconds")
+    orig_real, pack = check_paths(Path(origpath), Path(packpath))
+    externals = read_externals(options)
+    notes = []
+    if (pack / MARKER).exists():
+        note = roll_back(pack)
+        if note:
+            log.warning("%s", note)
+            notes.append(note)
+    state = read_package_state(pack, with_listing=options.append is Append.PRODUCT,
+                               with_sizes=options.append is not Append.REPLACE)
+    check_packpath_state(state, options.append, pack)
+    scan = scan_tree(orig_real, follow_links=options.follow_links, plain_names=options.config.qa2_folders)
+    link_notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason)
+                  for n in scan.links]
+    draft = draft_plan(scan.tree, scan.root, pack.name, options, state, externals, link_notes)
+    plan = complete_plan(draft, gather_facts(draft))
+    preflight(plan, pack)
+    pack.parent.mkdir(parents=True, exist_ok=True)
+    with run_log(pack, options.append) as log_path:
+        _log_plan(plan, pack)
+        executor = Executor(plan, pack, progress or SilentProgress(), started)
+        result = executor.run()
+        try:
+            meta = {"package": pack.name, "mode": plan.mode.value, "created": started,
+                    "origpath": str(plan.origpath), "qa2pack": __version__}
+            write_manifest(manifest_path(pack), _manifest_entries(plan, pack, result.entries), meta)
+            tar_path, zip_path = write_ticket(pack, list(plan.ticket), plan.size_text)
+        except OSError as exc:
+            executor.journal.close() if executor.journal else None
+            raise ExecutionError(f"failed while writing the manifest or ticket ({exc.strerror}: {exc.filename}); "
+                                 f"the package is marked incomplete by {pack / MARKER}") from exc
+        executor.commit()
+        report = RunReport(plan, pack, result.files, result.nbytes, time.monotonic() - begin, {
+            "package": str(pack), "manifest": str(manifest_path(pack)), "ticket_tar": str(tar_path),
+            "ticket_zip": str(zip_path), "log": str(log_path)}, notes)
+        log.info("%s", report.summary())
+    return report
+
+
+__all__ = ["Qa2packError", "check_paths", "package", "plan_package", "read_externals"]

@@ -1,0 +1,165 @@
+"""Checksums and the package manifest.
+
+md5 is what the archive uses; it is computed while copying (one read per file), or in a
+separate pass only when asked for.  The manifest is a small TSV file beside packpath:
+``md5<TAB>size<TAB>path`` with ``-`` for an md5 that was not computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .errors import InputError
+
+CHUNK = 1 << 20
+MANIFEST_MAGIC = "# qa2pack manifest 1"
+
+
+def new_md5() -> hashlib._Hash:
+    """Return an md5 object (md5 is a fixity check here, not security)."""
+    return hashlib.md5(usedforsecurity=False)
+
+
+def md5_file(path: str | Path) -> str:
+    """Return the md5 of a file, read in 1 MiB chunks."""
+    digest = new_md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def copy_with_md5(src: str, dst: str) -> str:
+    """Copy ``src`` to a new file ``dst`` (never overwriting), keep its times, return the md5."""
+    digest = new_md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
+        while n := fin.readinto(buf):
+            chunk = view[:n]
+            digest.update(chunk)
+            fout.write(chunk)
+    shutil.copystat(src, dst)
+    return digest.hexdigest()
+
+
+class HashingWriter:
+    """A write-only file object that md5-sums what passes through it (tar parts, archives)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.digest = new_md5()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        """Write and hash ``data``."""
+        self.digest.update(data)
+        self.size += len(data)
+        return self._handle.write(data)
+
+    def flush(self) -> None:
+        """Flush the underlying file."""
+        self._handle.flush()
+
+    def tell(self) -> int:
+        """Return the number of bytes written (tarfile asks)."""
+        return self.size
+
+
+def md5sum_line(md5: str, name: str) -> str:
+    """Return one line in ``md5sum`` output format (with its escaping for odd names)."""
+    if "\\" in name or "\n" in name:
+        return "\\" + md5 + "  " + name.replace("\\", "\\\\").replace("\n", "\\n") + "\n"
+    return f"{md5}  {name}\n"
+
+
+def parse_md5sum(text: str) -> dict[str, str]:
+    """Read ``md5sum`` output back into {name: md5}."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        escaped = line.startswith("\\")
+        if escaped:
+            line = line[1:]
+        md5, _, name = line.partition("  ")
+        if escaped:
+            name = name.replace("\\n", "\n").replace("\\\\", "\\")
+        out[name.lstrip("*")] = md5
+    return out
+
+
+def _escape(path: str) -> str:
+    return path.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+
+
+@dataclass
+class Manifest:
+    """Every delivered file: path -> (size, md5 or None), plus a few facts about the run."""
+
+    entries: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def manifest_path(packpath: Path) -> Path:
+    """Return where the manifest of a package lives (beside it)."""
+    return packpath.parent / f"{packpath.name}.manifest.tsv"
+
+
+def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]], meta: Mapping[str, str]) -> None:
+    """Write the manifest atomically (temporary name, then rename)."""
+    lines = [MANIFEST_MAGIC + "\n"]
+    lines += [f"# {key}: {value}\n" for key, value in meta.items()]
+    lines.append("# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n")
+    for rel in sorted(entries):
+        size, md5 = entries[rel]
+        lines.append(f"{md5 or '-'}\t{size}\t{_escape(rel)}\n")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    os.replace(tmp, path)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read a manifest written by :func:`write_manifest`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
+    if not text.startswith(MANIFEST_MAGIC):
+        raise InputError(f"{path} is not a qa2pack manifest")
+    manifest = Manifest()
+    for line in text.splitlines()[1:]:
+        if line.startswith("# "):
+            key, sep, value = line[2:].partition(": ")
+            if sep:
+                manifest.meta[key] = value
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3:
+            continue
+        md5, size, rel = parts
+        manifest.entries[_unescape(rel)] = (int(size), None if md5 == "-" else md5)
+    return manifest
+
+
+def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, str]:
+    """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (I/O releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = list(paths)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        digests = pool.map(lambda pair: md5_file(pair[1]), pairs)
+        return {key: md5 for (key, _), md5 in zip(pairs, digests)}

@@ -1,0 +1,138 @@
+"""Find EB folders and members in a scanned tree (SPEC section 3, figures 1-3 of seed 000).
+
+Pure functions over :class:`~qa2pack.model.Folder` trees: no disk access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .errors import NoEBProductsError
+from .model import Folder, Kind
+from .naming import asdm_uid, eb_uid_of, natural_key, natural_sorted
+
+
+@dataclass(frozen=True, slots=True)
+class EbFolder:
+    """A folder that directly holds EB products, and the EB uids found in it."""
+
+    rel: str
+    name: str
+    uids: tuple[str, ...]  # natural order
+
+    def uid_for(self, filename: str) -> str:
+        """Return the EB a file in this folder belongs to: the uid it starts with, else the first."""
+        for uid in self.uids:
+            if filename.startswith(uid):
+                return uid
+        return self.uids[0]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSource:
+    """One member found in origpath: its root folder and its EB folders."""
+
+    name: str
+    root: Folder
+    eb_folders: tuple[EbFolder, ...]
+
+    @property
+    def eb_uids(self) -> tuple[str, ...]:
+        """Every EB uid of the member, in natural order, without repeats."""
+        return tuple(natural_sorted({uid for eb in self.eb_folders for uid in eb.uids}))
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where a folder sits inside its member, which decides how its files are named."""
+
+    folder: Folder
+    eb: EbFolder | None  # the EB folder the folder is (or is inside), if any
+    qa_place: bool  # QA2 files are looked for here: SB level, EB folder, qa2 folder
+
+
+def asdm_names(tree: Folder) -> frozenset[str]:
+    """Return the EB uids of every ASDM in the tree (their folder names, SPEC section 2)."""
+    return frozenset(asdm_uid(u.name) for f in tree.walk() for u in f.units if u.kind is Kind.ASDM)
+
+
+def eb_uids_in(folder: Folder, asdms: Iterable[str]) -> tuple[str, ...]:
+    """Return the EB uids of the EB products directly inside ``folder``."""
+    asdms = tuple(asdms)
+    uids: set[str] = set()
+    for unit in folder.units:
+        if unit.kind is Kind.ASDM:
+            uids.add(asdm_uid(unit.name))
+        elif unit.kind in (Kind.MS, Kind.CALTABLE):
+            uid = eb_uid_of(unit.name, asdms)
+            if uid:
+                uids.add(uid)
+    return tuple(natural_sorted(uids))
+
+
+def find_eb_folders(tree: Folder) -> dict[str, EbFolder]:
+    """Return every EB folder of the tree by its origpath-relative path."""
+    asdms = asdm_names(tree)
+    found = {}
+    for folder in tree.walk():
+        uids = eb_uids_in(folder, asdms)
+        if uids:
+            found[folder.rel] = EbFolder(folder.rel, folder.name, uids)
+    return found
+
+
+def _inside(rel: str, parent: str) -> bool:
+    return parent == "" or rel == parent or rel.startswith(parent + "/")
+
+
+def find_members(tree: Folder) -> list[MemberSource]:
+    """Split the tree into members, in natural order of their folder names.
+
+    1. origpath is an EB folder: one member.  2. All EB folders are direct children of
+    origpath, or all sit below one child: one member rooted at origpath.  3. Otherwise each
+    direct child holding EB folders is a member.
+    """
+    eb_folders = find_eb_folders(tree)
+    if not eb_folders:
+        raise NoEBProductsError(
+            f"no ASDM products found in {tree.name}: no ASDM, and no MS or calibration table "
+            "named after an EB uid (uid___...)"
+        )
+    children = [c for c in tree.folders if any(_inside(rel, c.rel) for rel in eb_folders)]
+    all_direct = all("/" not in rel for rel in eb_folders)
+    if "" in eb_folders or len(children) <= 1 or all_direct:
+        return [MemberSource(tree.name, tree, tuple(eb_folders[r] for r in _ordered(eb_folders)))]
+    members = []
+    for child in sorted(children, key=lambda c: (natural_key(c.name), c.name)):
+        inside = [r for r in _ordered(eb_folders) if _inside(r, child.rel)]
+        members.append(MemberSource(child.name, child, tuple(eb_folders[r] for r in inside)))
+    return members
+
+
+def _ordered(rels: Iterable[str]) -> list[str]:
+    return sorted(rels, key=lambda r: (natural_key(r), r))
+
+
+def folder_contexts(member: MemberSource, qa2_folders: Iterable[str]) -> Iterator[Context]:
+    """Yield the context of every folder of a member, parents first."""
+    qa2_names = frozenset(qa2_folders)
+    by_rel = {eb.rel: eb for eb in member.eb_folders}
+    # The SB level: the member root and every folder on the way down to an EB folder.
+    sb_level = {member.root.rel}
+    for rel in by_rel:
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            prefix = "/".join(parts[:depth])
+            if _inside(prefix, member.root.rel):
+                sb_level.add(prefix)
+
+    def visit(folder: Folder, eb: EbFolder | None) -> Iterator[Context]:
+        eb = by_rel.get(folder.rel, eb)
+        is_eb_folder = eb is not None and eb.rel == folder.rel
+        qa_place = is_eb_folder or folder.name in qa2_names or (eb is None and folder.rel in sb_level)
+        yield Context(folder, eb, qa_place)
+        for child in folder.folders:
+            yield from visit(child, eb)
+
+    yield from visit(member.root, None)

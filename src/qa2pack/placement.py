@@ -1,0 +1,152 @@
+"""Where each thing found goes inside a member folder, and under which name (SPEC section 4).
+
+Pure: a file or unit plus its :class:`~qa2pack.members.Context` in, a :class:`Placement`
+(or the reason it is not packaged) out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from .config import Config
+from .members import Context
+from .model import Kind, Unit
+from .naming import eb_uid_of
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A destination inside a member: package folder, optional subfolder, final name."""
+
+    folder: str  # a Config folder key: product, calibration, qa, script, log, raw, calibrated
+    name: str
+    rule: str
+    sub: str | None = None
+    eb_uid: str | None = None
+    collision_prefix: str = ""  # put in front of the name if the target is already taken
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The parts of the options that change placement."""
+
+    config: Config
+    include_ms: bool = True
+    include_asdm: bool = False
+    asdms: frozenset[str] = frozenset()
+
+
+def matches(name: str, patterns: Iterable[str]) -> bool:
+    """True if ``name`` matches one of the shell globs (case-sensitive)."""
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
+def _collision_prefix(ctx: Context, name: str) -> str:
+    if ctx.eb is not None:
+        return f"{ctx.eb.uid_for(name)}__"
+    return f"{ctx.folder.name}__"
+
+
+def _eb_of(name: str, ctx: Context, rules: Rules) -> str | None:
+    """The EB a flag-version, fluxscale or plot folder belongs to: by its name, else its folder."""
+    uid = eb_uid_of(name, rules.asdms)
+    if uid is None and ctx.eb is not None:
+        uid = ctx.eb.uid_for(name)
+    return uid
+
+
+def _qa_name(name: str, ctx: Context) -> str:
+    """QA2 files in an EB folder get the EB uid in front unless they start with uid or X."""
+    if ctx.eb is not None and not name.startswith(("uid", "X")):
+        return f"{ctx.eb.uid_for(name)}__{name}"
+    return name
+
+
+def place_file(name: str, ctx: Context, rules: Rules) -> Placement | str:
+    """Return where a regular file goes, or the reason it is not packaged."""
+    cfg = rules.config
+    prefix = _collision_prefix(ctx, name)
+    if matches(name, cfg.ephemeris_patterns):
+        return Placement("calibrated", name, "ephemeris (*.eph)", collision_prefix=prefix)
+    if matches(name, cfg.fluxscale_patterns):
+        uid = _eb_of(name, ctx, rules)
+        if uid is None:
+            return "fluxscale file that names no EB uid and is not in an EB folder"
+        return Placement("calibration", name, "fluxscale file of its EB", f"{uid}.calibration", uid, prefix)
+    if matches(name, cfg.script_patterns):
+        uid = ctx.eb.uid_for(name) if ctx.eb else None
+        return Placement("script", name, "script (*.py)", eb_uid=uid, collision_prefix=prefix)
+    if matches(name, cfg.log_patterns):
+        if ctx.eb is None:
+            return Placement("log", name, "log at the SB level (name kept)", collision_prefix=prefix)
+        uid = ctx.eb.uid_for(name)
+        target = name if name.startswith(uid) else f"{uid}__{name}"
+        return Placement("log", target, "log of an EB (EB uid in front)", eb_uid=uid, collision_prefix=prefix)
+    if matches(name, cfg.checklist_patterns):
+        if not ctx.qa_place:
+            return "checklist outside the SB level, an EB folder or a qa2 folder"
+        if ctx.eb is None:
+            return Placement("qa", name, "checklist (name kept)", collision_prefix=prefix)
+        folder = ctx.eb.name
+        target = name if name.startswith(folder) else f"{folder}.{name}"
+        return Placement("qa", target, "checklist of an EB (folder name in front)", eb_uid=ctx.eb.uid_for(name),
+                         collision_prefix=prefix)
+    if matches(name, cfg.qa2_patterns) or matches(name, cfg.qa2_others):
+        if not ctx.qa_place:
+            return "QA2 file outside the SB level, an EB folder or a qa2 folder"
+        uid = ctx.eb.uid_for(name) if ctx.eb else None
+        rule = "QA2 file of an EB" if uid else "QA2 file at the SB level (name kept)"
+        return Placement("qa", _qa_name(name, ctx), rule, eb_uid=uid, collision_prefix=prefix)
+    if matches(name, cfg.product_patterns):
+        uid = ctx.eb.uid_for(name) if ctx.eb else None
+        return Placement("product", name, "FITS image", eb_uid=uid, collision_prefix=prefix)
+    return "no packaging rule for this file"
+
+
+def place_unit(unit: Unit, ctx: Context, rules: Rules) -> Placement | str:
+    """Return where a folder copied whole goes, or the reason it is not packaged."""
+    cfg = rules.config
+    name = unit.name
+    prefix = _collision_prefix(ctx, name)
+    if unit.kind is Kind.ASDM:
+        if not rules.include_asdm:
+            return "ASDM (raw data is delivered by the archive; --include-asdm packages it in raw/)"
+        return Placement("raw", name, "ASDM (--include-asdm)", eb_uid=_eb_of(name, ctx, rules), collision_prefix=prefix)
+    if unit.kind is Kind.MS:
+        uid = eb_uid_of(name, rules.asdms)
+        for folder, endings in (("calibrated", cfg.caldatacopy), ("raw", cfg.rawdatacopy)):
+            ending = next((e for e in endings if name.endswith(e)), None)
+            if ending is None:
+                continue
+            if not rules.include_ms:
+                return "MS not packaged: this style (or --noms) leaves MSs out"
+            return Placement(folder, name, f"MS ending in {ending}", eb_uid=uid, collision_prefix=prefix)
+        return "MS not packaged (only names ending in " + ", ".join(cfg.caldatacopy + cfg.rawdatacopy) + " are)"
+    if unit.kind is Kind.CALTABLE:
+        uid = eb_uid_of(name, rules.asdms)
+        if uid is None:
+            return Placement("calibration", name, "caltable that names no EB (kept at the calibration level)",
+                             collision_prefix=prefix)
+        return Placement("calibration", name, "caltable of its EB", f"{uid}.calibration", uid, prefix)
+    if unit.kind is Kind.FLAGVERSIONS:
+        uid = _eb_of(name, ctx, rules)
+        if uid is None:
+            return "flag versions of an MS that names no EB"
+        return Placement("calibration", name, "flag versions of its EB", f"{uid}.calibration", uid, prefix)
+    if unit.kind is Kind.IMAGE:
+        if matches(name, cfg.mask_patterns):
+            return Placement("product", name, "CASA image mask", collision_prefix=prefix)
+        return "CASA image (only masks are delivered; FITS images are the products)"
+    if unit.kind is Kind.PLOTS:
+        uid = _eb_of(name, ctx, rules)
+        if uid is None:
+            return "plot folder outside any EB folder and not named after an EB"
+        return Placement("calibration", name, "plot folder of its EB", f"{uid}.calibration.plots", uid, prefix)
+    if unit.kind in (Kind.TABLE, Kind.FOLDER) and (matches(name, cfg.qa2_patterns) or matches(name, cfg.qa2_others)):
+        if not ctx.qa_place:
+            return "QA2 folder outside the SB level, an EB folder or a qa2 folder"
+        uid = ctx.eb.uid_for(name) if ctx.eb else None
+        return Placement("qa", _qa_name(name, ctx), "QA2 folder", eb_uid=uid, collision_prefix=prefix)
+    return f"{unit.kind.value} with no packaging rule"

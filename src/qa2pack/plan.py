@@ -1,0 +1,604 @@
+"""Build the plan: every source, its destination, its action and every warning (pure).
+
+Planning has two steps so that the few file contents the plan depends on are read only for
+what is actually packaged: :func:`draft_plan` places everything; the caller reads the
+ephemerides, calibration scripts and FITS headers the draft names (:class:`ContentFacts`);
+:func:`complete_plan` runs the content checks and renders the READMEs and the size text.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from ._version import __version__
+from .config import Config
+from .errors import EphemerisConflictError, PackpathError, UsageError
+from .members import Context, MemberSource, asdm_names, find_members, folder_contexts
+from .model import (
+    Action,
+    Append,
+    Finding,
+    Folder,
+    Kind,
+    MemberPlan,
+    Op,
+    PackageState,
+    Plan,
+    Skipped,
+    Unit,
+)
+from .naming import (
+    GROUP_PLACEHOLDER,
+    GROUP_PREFIX,
+    MEMBER_PLACEHOLDER,
+    MEMBER_PREFIX,
+    SG_PLACEHOLDER,
+    SG_PREFIX,
+    highest_level,
+    is_level_folder,
+    leading_uid,
+    level_name,
+    natural_key,
+    next_level_number,
+)
+from .options import PackageOptions
+from .placement import Placement, Rules, matches, place_file, place_unit
+from .readme import DEFAULT_HEADER, ImageSummary, render_readme, render_summary, render_tree, split_header
+
+README_NAME = "README"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A packaged source before its final target is known."""
+
+    source: str
+    kind: Kind
+    placement: Placement
+    files: tuple[tuple[str, int], ...]
+    dirs: tuple[str, ...] = ()
+    link_target: str | None = None
+
+    @property
+    def order(self) -> tuple[int, tuple[tuple[int, int | str], ...], str]:
+        """Shallower sources win a name; ties go by natural path order (input order never matters)."""
+        return (self.source.count("/"), natural_key(self.source), self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalFiles:
+    """Inputs that live outside origpath: the README header and the PI script."""
+
+    readme_text: str | None = None
+    pi_script: Path | None = None
+    pi_script_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFacts:
+    """The few file contents the plan depends on, read by the caller between the two steps."""
+
+    eph_digests: dict[str, str] = field(default_factory=dict)  # source -> md5
+    fixplanets_scripts: frozenset[str] = frozenset()  # sources of calibration scripts naming fixplanets
+    images: dict[str, ImageSummary] = field(default_factory=dict)  # source -> summary
+
+
+@dataclass(frozen=True, slots=True)
+class DraftMember:
+    """A member with its actions placed but no README yet."""
+
+    folder: PurePosixPath
+    source: str
+    eb_uids: tuple[str, ...]
+    eb_folders: tuple[str, ...]
+    actions: tuple[Action, ...]
+    joins_existing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """The result of :func:`draft_plan`; :meth:`content_requests` says what to read next."""
+
+    origpath: Path
+    packname: str
+    options: PackageOptions
+    state: PackageState
+    externals: ExternalFiles
+    members: tuple[DraftMember, ...]
+    skipped: tuple[Skipped, ...]
+    findings: tuple[Finding, ...]
+    ephemerides: tuple[tuple[str, tuple[str, ...]], ...]
+    new_dirs: tuple[PurePosixPath, ...]
+
+    def calibration_scripts(self) -> list[str]:
+        """Sources of packaged calibration scripts (searched for ``fixplanets``)."""
+        patterns = self.options.config.calibration_script_patterns
+        return [a.source for a in self._actions() if a.source and _is_folder(a, self.options.config.script)
+                and a.origin_root is None and matches(a.target.name, patterns)]
+
+    def fits_sources(self) -> list[str]:
+        """Sources of packaged FITS products (read for the README summary)."""
+        return [a.source for a in self._actions() if a.source and a.kind is Kind.FILE
+                and _is_folder(a, self.options.config.product) and a.target.name.lower().endswith(".fits")]
+
+    def _actions(self) -> list[Action]:
+        return [a for m in self.members for a in _flatten(m.actions)]
+
+
+def _flatten(actions: Iterable[Action]) -> list[Action]:
+    out = []
+    for action in actions:
+        out.extend(action.parts if action.op is Op.ARCHIVE else (action,))
+    return out
+
+
+def _is_folder(action: Action, folder: str) -> bool:
+    parts = action.target.parts
+    return len(parts) >= 5 and parts[3] == folder
+
+
+# -- level folders -------------------------------------------------------------------------
+
+
+def _level_folders(count: int, options: PackageOptions, state: PackageState,
+                   ) -> tuple[str, str, list[tuple[str, bool]], list[PurePosixPath]]:
+    """Return sg, group, the member folder names (and whether each joins an existing one), new dirs."""
+    append = options.append
+    uids = options.ous_uids
+    if uids is not None:
+        if count != 1:
+            raise UsageError(f"--ous-uids names one member, but origpath holds {count} members")
+        sg, group, member = SG_PREFIX + uids.science_goal, GROUP_PREFIX + uids.group, MEMBER_PREFIX + uids.member
+        if append is not Append.REPLACE and state.sg not in (None, sg):
+            raise PackpathError(f"packpath holds science goal {state.sg}, not {sg}")
+        exists = member in state.members_of(group)
+        if exists and append in (Append.GROUP, Append.MEMBER):
+            raise PackpathError(f"{sg}/{group}/{member} exists already; use --append product to add to it")
+        joins = exists and append is Append.PRODUCT
+        if append is Append.REPLACE:
+            new = [PurePosixPath(sg)]
+        elif joins:
+            new = []
+        elif not state.members_of(group):
+            new = [PurePosixPath(sg, group)]
+        else:
+            new = [PurePosixPath(sg, group, member)]
+        return sg, group, [(member, joins)], new
+    if append is Append.REPLACE:
+        members = [(level_name(MEMBER_PLACEHOLDER, n), False) for n in range(1, count + 1)]
+        return SG_PLACEHOLDER, GROUP_PLACEHOLDER, members, [PurePosixPath(SG_PLACEHOLDER)]
+    assert state.sg is not None
+    group_names = [g for g, _ in state.groups]
+    if append is Append.GROUP:
+        number = next_level_number(GROUP_PLACEHOLDER, group_names)
+        group = level_name(GROUP_PLACEHOLDER, number)
+        members = [(level_name(MEMBER_PLACEHOLDER, n), False) for n in range(1, count + 1)]
+        return state.sg, group, members, [PurePosixPath(state.sg, group)]
+    group = highest_level(GROUP_PLACEHOLDER, group_names, GROUP_PREFIX)
+    if group is None:
+        raise PackpathError(f"--append {append.value} needs a group in packpath; it holds none")
+    existing = state.members_of(group)
+    start = next_level_number(MEMBER_PLACEHOLDER, existing)
+    names: list[tuple[str, bool]] = []
+    if append is Append.PRODUCT:
+        highest = highest_level(MEMBER_PLACEHOLDER, existing, MEMBER_PREFIX)
+        if highest is None:
+            raise PackpathError(f"--append product needs a member in {state.sg}/{group}; it holds none")
+        names.append((highest, True))
+    while len(names) < count:
+        names.append((level_name(MEMBER_PLACEHOLDER, start), False))
+        start += 1
+    new = [PurePosixPath(state.sg, group, name) for name, joins in names if not joins]
+    return state.sg, group, names, new
+
+
+def check_packpath_state(state: PackageState, append: Append, packpath: Path) -> None:
+    """Refuse to replace what is not a qa2pack package, or to append where there is none."""
+    if state.exists and not state.is_dir:
+        raise PackpathError(f"packpath {packpath} exists and is not a folder")
+    if append is Append.REPLACE:
+        foreign = [e for e in state.entries if not _is_package_entry(e)]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise PackpathError(
+                f"packpath {packpath} is not empty and is not a qa2pack package (it holds {shown}); "
+                "nothing was removed: choose another packpath or empty it yourself"
+            )
+        return
+    if state.sg is None or not state.groups:
+        raise PackpathError(
+            f"--append {append.value}: packpath {packpath} holds no package; run once without --append first"
+        )
+
+
+def _is_package_entry(name: str) -> bool:
+    return name == ".qa2pack-incomplete" or is_level_folder(name, SG_PLACEHOLDER, SG_PREFIX)
+
+
+# -- the draft -------------------------------------------------------------------------------
+
+
+def _folder_as_unit(folder: Folder) -> Unit:
+    """Turn a plain folder named in ``qa2_others`` into a unit copied whole."""
+    files: list[tuple[str, int]] = []
+    dirs: list[str] = []
+    base = len(folder.rel) + 1
+    for sub in folder.walk():
+        inner = sub.rel[base:]
+        if inner:
+            dirs.append(inner)
+        prefix = f"{inner}/" if inner else ""
+        files.extend((prefix + f.name, f.size) for f in sub.files)
+        for unit in sub.units:
+            unit_prefix = prefix + unit.name
+            dirs.append(unit_prefix)
+            dirs.extend(f"{unit_prefix}/{d}" for d in unit.dirs)
+            files.extend((f"{unit_prefix}/{name}", size) for name, size in unit.files)
+    return Unit(folder.name, folder.rel, Kind.FOLDER, tuple(sorted(files)), tuple(sorted(dirs)), None, folder.real_rel)
+
+
+def _absorb_named_folders(folder: Folder, patterns: Sequence[str]) -> Folder:
+    if not patterns:
+        return folder
+    keep, absorbed = [], list(folder.units)
+    for child in folder.folders:
+        if matches(child.name, patterns):
+            absorbed.append(_folder_as_unit(child))
+        else:
+            keep.append(_absorb_named_folders(child, patterns))
+    return replace(folder, folders=tuple(keep), units=tuple(absorbed))
+
+
+def _candidates(member: MemberSource, rules: Rules) -> tuple[list[Candidate], list[Skipped]]:
+    cands: list[Candidate] = []
+    skipped: list[Skipped] = []
+    for ctx in folder_contexts(member, rules.config.qa2_folders):
+        _place_folder(ctx, rules, cands, skipped)
+    return cands, skipped
+
+
+def _place_folder(ctx: Context, rules: Rules, cands: list[Candidate], skipped: list[Skipped]) -> None:
+    for unit in ctx.folder.units:
+        where = place_unit(unit, ctx, rules)
+        if isinstance(where, str):
+            skipped.append(Skipped(unit.rel, unit.kind, where))
+        else:
+            cands.append(Candidate(unit.rel, unit.kind, where, unit.files, unit.dirs, unit.real_rel))
+    for entry in ctx.folder.files:
+        rel = f"{ctx.folder.rel}/{entry.name}" if ctx.folder.rel else entry.name
+        where = place_file(entry.name, ctx, rules)
+        if isinstance(where, str):
+            skipped.append(Skipped(rel, Kind.FILE, where))
+        else:
+            cands.append(Candidate(rel, Kind.FILE, where, (("", entry.size),), (), entry.link_target))
+
+
+def _outside(tree: Folder, members: Sequence[MemberSource]) -> list[Skipped]:
+    """Everything of a multi-member tree that belongs to no member is reported, never dropped."""
+    roots = {m.root.rel for m in members}
+    if "" in roots:
+        return []
+    reason = "outside every member folder (origpath holds several members)"
+    out = [Skipped(f.name, Kind.FILE, reason) for f in tree.files]
+    out += [Skipped(u.rel, u.kind, reason) for u in tree.units]
+    out += [Skipped(f.rel, Kind.FOLDER, reason) for f in tree.folders if f.rel not in roots]
+    return out
+
+
+def _dedupe_links(cands: list[Candidate]) -> tuple[list[Candidate], list[Skipped]]:
+    """Package a file once even if links make it reachable twice (the real path wins)."""
+    real_sources = {c.source for c in cands if c.link_target is None}
+    kept: list[Candidate] = []
+    skipped: list[Skipped] = []
+    seen_targets: dict[str, str] = {}
+    for cand in sorted(cands, key=lambda c: c.order):
+        target = cand.link_target
+        if target is None:
+            kept.append(cand)
+        elif target in real_sources:
+            skipped.append(Skipped(cand.source, Kind.LINK, f"link to {target}, which is packaged already"))
+        elif target in seen_targets:
+            skipped.append(Skipped(cand.source, Kind.LINK, f"link to {target}, packaged already through "
+                                                            f"{seen_targets[target]}"))
+        else:
+            seen_targets[target] = cand.source
+            kept.append(cand)
+    return kept, skipped
+
+
+def _assign_targets(member_folder: PurePosixPath, cands: list[Candidate], config: Config,
+                    taken: set[PurePosixPath]) -> tuple[list[Action], list[Finding]]:
+    """Give every candidate a unique target; a later one that collides gets its prefix."""
+    actions: list[Action] = []
+    findings: list[Finding] = []
+    owner: dict[PurePosixPath, str] = {t: "a file already in the package" for t in taken}
+    for cand in sorted(cands, key=lambda c: c.order):
+        place = cand.placement
+        base = member_folder / config.folder(place.folder)
+        if place.sub:
+            base = base / place.sub
+        target = base / place.name
+        if target in owner:
+            first = owner[target]
+            renamed = base / f"{place.collision_prefix}{place.name}"
+            number = 2
+            while renamed in owner:
+                renamed = base / f"{place.collision_prefix}{number}__{place.name}"
+                number += 1
+            findings.append(Finding(
+                "name-collision",
+                f"{first} and {cand.source} would both be {target.relative_to(member_folder)}; "
+                f"both kept, the second as {renamed.name}",
+                (first, cand.source),
+            ))
+            target = renamed
+        owner[target] = cand.source
+        actions.append(Action(target, cand.kind, place.rule, cand.source, cand.files, cand.dirs, place.eb_uid,
+                              link_target=cand.link_target))
+    return actions, findings
+
+
+def _gzip_caltables(actions: list[Action], member_folder: PurePosixPath, config: Config) -> list[Action]:
+    """Replace each ``<EB>.calibration/`` folder by one ``<EB>.calibration.tgz`` archive."""
+    calibration = member_folder / config.calibration
+    groups: dict[PurePosixPath, list[Action]] = defaultdict(list)
+    rest = []
+    for action in actions:
+        parent = action.target.parent
+        if parent.parent == calibration and parent.name.endswith(".calibration"):
+            groups[parent].append(action)
+        else:
+            rest.append(action)
+    for folder, parts in sorted(groups.items()):
+        rest.append(Action(folder.with_name(folder.name + ".tgz"), Kind.FILE,
+                           "calibration tables of one EB, gzipped (--gzip-caltables)",
+                           op=Op.ARCHIVE, parts=tuple(parts), eb_uid=parts[0].eb_uid))
+    return rest
+
+
+def _manual_only(cands: list[Candidate], marker: str) -> tuple[list[Candidate], list[Skipped]]:
+    kept, skipped = [], []
+    for cand in cands:
+        name = cand.source.rsplit("/", 1)[-1]
+        if marker in name or cand.placement.folder == "script":
+            kept.append(cand)
+        else:
+            skipped.append(Skipped(cand.source, cand.kind,
+                                   f"manimgonly mode packages only files named '*{marker}*' and scripts"))
+    return kept, skipped
+
+
+def _split_ephemerides(cands: list[Candidate]) -> tuple[list[Candidate], list[Skipped], dict[str, list[str]]]:
+    """Keep one ephemeris per name and member; remember all sources so contents can be compared."""
+    by_name: dict[str, list[str]] = defaultdict(list)
+    kept, skipped = [], []
+    first_of: dict[str, str] = {}
+    for cand in sorted(cands, key=lambda c: c.order):
+        if cand.placement.rule.startswith("ephemeris"):
+            name = cand.placement.name
+            by_name[name].append(cand.source)
+            if name in first_of:
+                skipped.append(Skipped(cand.source, cand.kind,
+                                       f"same ephemeris name as {first_of[name]} (contents compared before writing)"))
+                continue
+            first_of[name] = cand.source
+        kept.append(cand)
+    return kept, skipped, by_name
+
+
+def _checks(member: MemberSource, actions: list[Action], options: PackageOptions) -> list[Finding]:
+    """The sanity checks of SPEC section 7 that need no file content."""
+    if options.style.pipeline:
+        return []
+    cfg = options.config
+    findings = []
+    flat = _flatten(actions)
+    caltables: dict[str, list[str]] = defaultdict(list)
+    qa_names: dict[str, list[str]] = defaultdict(list)
+    scripts: set[str] = set()
+    logs: set[str] = set()
+    for action in flat:
+        folder = action.target.parts[3] if len(action.target.parts) > 4 else ""
+        uid = action.eb_uid or leading_uid(action.target.name)
+        if action.kind is Kind.CALTABLE and action.eb_uid:
+            caltables[action.eb_uid].append(action.target.name)
+        elif folder == cfg.qa and uid:
+            qa_names[uid].append(action.target.name)
+        elif folder == cfg.script and uid:
+            scripts.add(uid)
+        elif folder == cfg.log and uid:
+            logs.add(uid)
+    for uid in member.eb_uids:
+        for required in cfg.required_caltables:
+            if not any(fnmatch.fnmatchcase(name, uid + required) for name in caltables[uid]):
+                findings.append(Finding("missing-caltable", f"EB {uid}: no calibration table {uid}{required}", (uid,)))
+        for required in cfg.required_qa2:
+            if not any(name.endswith(required) for name in qa_names[uid]):
+                findings.append(Finding("missing-qa2", f"EB {uid}: no QA2 file *{required}", (uid,)))
+        if uid not in scripts:
+            findings.append(Finding("eb-without-script", f"EB {uid}: no script found for it", (uid,)))
+        if uid not in logs:
+            findings.append(Finding("eb-without-log", f"EB {uid}: no log found for it", (uid,)))
+    if not any(len(a.target.parts) > 4 and a.target.parts[3] == cfg.product for a in flat):
+        findings.append(Finding("no-product", f"member from {member.name}: no product (FITS image or mask) found"))
+    return findings
+
+
+def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: PackageOptions,
+               state: PackageState = PackageState(), externals: ExternalFiles = ExternalFiles(),
+               link_notes: Sequence[Skipped] = ()) -> Draft:
+    """Place everything found in origpath; raise on bad input before anything is written."""
+    config = options.config
+    tree = _absorb_named_folders(scan_tree, config.qa2_others)
+    members = find_members(tree)
+    rules = Rules(config, options.include_ms, options.include_asdm, asdm_names(tree))
+    sg, group, names, new_dirs = _level_folders(len(members), options, state)
+    skipped: list[Skipped] = list(link_notes) + _outside(tree, members)
+    findings: list[Finding] = []
+    drafts: list[DraftMember] = []
+    all_ephemerides: dict[str, list[str]] = defaultdict(list)
+    taken_existing = {PurePosixPath(path) for path, _, _ in state.listing}
+    for member, (name, joins) in zip(members, names):
+        folder = PurePosixPath(sg, group, name)
+        cands, member_skips = _candidates(member, rules)
+        skipped += member_skips
+        cands, link_skips = _dedupe_links(cands)
+        skipped += link_skips
+        if options.mode.value == "manimgonly":
+            cands, manual_skips = _manual_only(cands, config.manual_marker)
+            skipped += manual_skips
+        if externals.pi_script is not None:
+            replaced = [c for c in cands if c.placement.folder == "script" and c.placement.name == "scriptForPI.py"]
+            for cand in replaced:
+                skipped.append(Skipped(cand.source, cand.kind, "replaced by the --pi-script file"))
+            cands = [c for c in cands if c not in replaced]
+        cands, eph_skips, ephemerides = _split_ephemerides(cands)
+        skipped += eph_skips
+        for eph_name, sources in ephemerides.items():
+            all_ephemerides[eph_name] += sources
+        taken = {t for t in taken_existing if joins and t.parts[:3] == folder.parts} | {folder / README_NAME}
+        actions, collisions = _assign_targets(folder, cands, config, taken)
+        findings += collisions
+        if externals.pi_script is not None:
+            actions.append(Action(folder / config.script / "scriptForPI.py", Kind.FILE, "PI script (--pi-script)",
+                                  externals.pi_script.name, (("", externals.pi_script_size),),
+                                  origin_root=externals.pi_script.parent))
+        if options.gzip_caltables:
+            actions = _gzip_caltables(actions, folder, config)
+        findings += _checks(member, actions, options)
+        actions.sort(key=lambda a: a.target.as_posix())
+        drafts.append(DraftMember(folder, member.root.rel or ".", member.eb_uids,
+                                  tuple(eb.rel or "." for eb in member.eb_folders), tuple(actions), joins))
+    ephemerides = tuple((n, tuple(s)) for n, s in sorted(all_ephemerides.items()) if len(s) > 1)
+    return Draft(origpath, packname, options, state, externals, tuple(drafts), tuple(skipped), tuple(findings),
+                 ephemerides, tuple(new_dirs))
+
+
+# -- completing ------------------------------------------------------------------------------
+
+
+def _ephemeris_checks(draft: Draft, facts: ContentFacts) -> list[Finding]:
+    for name, sources in draft.ephemerides:
+        digests = {src: facts.eph_digests.get(src) for src in sources}
+        first = sources[0]
+        for other in sources[1:]:
+            if digests[other] != digests[first]:
+                raise EphemerisConflictError(name, draft.origpath / first, draft.origpath / other)
+    has_eph = any(a.rule.startswith("ephemeris") for m in draft.members for a in _flatten(m.actions))
+    if facts.fixplanets_scripts and not has_eph:
+        listed = sorted(facts.fixplanets_scripts)
+        return [Finding("fixplanets-without-eph",
+                        f"fixplanets is called in {', '.join(listed)} but no ephemeris (*.eph) was found; "
+                        "fine if fixplanets only fixes positions", tuple(listed))]
+    if has_eph and not facts.fixplanets_scripts:
+        return [Finding("eph-without-fixplanets",
+                        "ephemeris files (*.eph) found but no calibration script calls fixplanets: "
+                        "a fixplanets call may be missing, or the ephemerides are superfluous")]
+    return []
+
+
+def _member_entries(member: DraftMember, state: PackageState) -> list[tuple[str, bool]]:
+    entries: list[tuple[str, bool]] = [((member.folder / README_NAME).as_posix(), False)]
+    if member.joins_existing:
+        prefix = member.folder.as_posix() + "/"
+        entries += [(path, is_dir) for path, is_dir, _ in state.listing
+                    if path.startswith(prefix) and path != prefix + README_NAME]
+    for action in member.actions:
+        target = action.target.as_posix()
+        if action.op is not Op.TRANSFER or action.kind is Kind.FILE:
+            entries.append((target, False))
+            continue
+        entries.append((target, True))
+        entries += [(f"{target}/{d}", True) for d in action.dirs]
+        entries += [(f"{target}/{f}", False) for f, _ in action.files]
+    return entries
+
+
+def _header_for(member: DraftMember, draft: Draft) -> tuple[str, list[Finding]]:
+    if draft.externals.readme_text is not None:
+        return draft.externals.readme_text, []
+    existing = dict(draft.state.readmes).get(member.folder.as_posix())
+    if member.joins_existing and existing:
+        return split_header(existing), []
+    return DEFAULT_HEADER, [Finding("default-readme",
+                                    f"{member.folder}/README: no --readme header given; "
+                                    "the default template with empty fields is used")]
+
+
+def _size_text(draft: Draft, members: Sequence[MemberPlan]) -> str:
+    mode = draft.options.mode.value
+    lines = [f"# Expected size of the package {draft.packname} (qa2pack {__version__}, mode {mode})",
+             "# bytes  files  folder (relative to the package)"]
+    per_folder: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    estimated = False
+    for member in members:
+        for action in member.actions:
+            folder = "/".join(action.target.parts[:4]) if len(action.target.parts) > 4 else action.target.parts[0]
+            count = len(action.files) if action.op is Op.TRANSFER else 1
+            estimated |= action.op is Op.ARCHIVE
+            per_folder[folder][0] += action.size
+            per_folder[folder][1] += count
+    touched = {m.folder.as_posix() for m in members}
+    existing = [(f, s) for f, s in draft.state.member_sizes if f not in touched]
+    total = sum(size for size, _ in per_folder.values()) + sum(s for _, s in existing)
+    files = sum(count for _, count in per_folder.values())
+    lines.append(f"{total}  {files}  (total{', existing members included' if existing else ''})")
+    for folder in sorted(per_folder):
+        size, count = per_folder[folder]
+        lines.append(f"{size}  {count}  {folder}")
+    for folder, size in existing:
+        lines.append(f"{size}  -  {folder} (already in the package)")
+    if estimated:
+        lines.append("# .calibration.tgz archives are counted uncompressed (their size is at most this)")
+    return "\n".join(lines) + "\n"
+
+
+def complete_plan(draft: Draft, facts: ContentFacts = ContentFacts()) -> Plan:
+    """Run the content checks and render READMEs and the size text: the plan is final."""
+    config = draft.options.config
+    findings = list(draft.findings)
+    findings += _ephemeris_checks(draft, facts)
+    members = []
+    ticket: list[PurePosixPath] = []
+    for member in draft.members:
+        header, header_findings = _header_for(member, draft)
+        findings += header_findings
+        images = [facts.images[a.source] for a in _flatten(member.actions)
+                  if a.source in facts.images and _is_folder(a, config.product)]
+        tree = render_tree(draft.packname, _member_entries(member, draft.state))
+        readme = render_readme(header, render_summary(images), tree)
+        readme_action = Action(member.folder / README_NAME, Kind.FILE, "README: header, products and package tree",
+                               op=Op.TEXT, text=readme)
+        actions = (readme_action, *member.actions)
+        members.append(MemberPlan(member.folder, member.source, member.eb_uids, member.eb_folders, actions, readme,
+                                  member.joins_existing))
+        ticket.append(readme_action.target)
+        for action in member.actions:
+            if _is_folder(action, config.qa) or _is_folder(action, config.script):
+                ticket += [action.target / f if f else action.target for f, _ in action.files]
+        if member.joins_existing:
+            prefix = member.folder.as_posix()
+            ticket += [PurePosixPath(p) for p, is_dir, _ in draft.state.listing if not is_dir and
+                       (p.startswith(f"{prefix}/{config.qa}/") or p.startswith(f"{prefix}/{config.script}/"))]
+    size_text = _size_text(draft, members)
+    return Plan(
+        origpath=draft.origpath,
+        packname=draft.packname,
+        mode=draft.options.mode,
+        append=draft.options.append,
+        style=draft.options.style,
+        members=tuple(members),
+        skipped=tuple(sorted(draft.skipped, key=lambda s: s.source)),
+        findings=tuple(findings),
+        size_text=size_text,
+        ticket=tuple(sorted(set(ticket))),
+        new_dirs=draft.new_dirs,
+        ephemerides=draft.ephemerides,
+        gzip_caltables=draft.options.gzip_caltables,
+        checksums=draft.options.checksums,
+    )
+

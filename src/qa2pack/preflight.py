@@ -1,0 +1,60 @@
+"""Check a plan against the disk before the first byte is written; report every problem at once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .errors import CrossDeviceError, PreflightError
+from .model import Mode, Op, Plan
+from .progress import human_bytes
+
+# Room kept free beyond the package itself: manifest, ticket, log and file-system slack.
+_MARGIN = 16 * 1024 * 1024
+
+
+def existing_ancestor(path: Path) -> Path:
+    """Return ``path`` or its nearest ancestor that exists (where new folders will be made)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
+
+
+def bytes_to_write(plan: Plan) -> int:
+    """Bytes the run writes as new data (hard links, moves and fakes write none)."""
+    copies = plan.mode in (Mode.COPY, Mode.MANIMGONLY)
+    total = 0
+    for action in plan.actions:
+        if action.op is Op.TEXT or (action.op is Op.ARCHIVE and plan.mode not in (Mode.FAKE, Mode.TICKET)):
+            total += action.size
+        elif copies or action.origin_root is not None:
+            total += action.size
+    return total
+
+
+def preflight(plan: Plan, packpath: Path) -> None:
+    """Raise one error listing every reason the plan cannot be carried out; write nothing."""
+    problems: list[str] = []
+    anchor = existing_ancestor(packpath)
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        problems.append(f"cannot write into {anchor}: permission denied")
+    if plan.mode in (Mode.HARD, Mode.MOVE, Mode.TICKET) and os.stat(plan.origpath).st_dev != os.stat(anchor).st_dev:
+        error = CrossDeviceError(plan.origpath, packpath, plan.mode.value)
+        if not problems:
+            raise error
+        problems.append(str(error))
+    needed = bytes_to_write(plan)
+    free = shutil.disk_usage(anchor).free
+    if needed + _MARGIN > free:
+        problems.append(f"not enough free space in {anchor}: the package needs {human_bytes(needed)}, "
+                        f"{human_bytes(free)} are free")
+    if plan.mode is Mode.MOVE:
+        folders = {(plan.origpath / a.source) if a.is_tree else (plan.origpath / a.source).parent
+                   for a in plan.actions if a.source and a.origin_root is None}
+        locked = sorted(str(f) for f in folders if not os.access(f, os.W_OK | os.X_OK))
+        if locked:
+            problems.append(f"move mode cannot leave links in {', '.join(locked[:3])}: permission denied")
+    if problems:
+        raise PreflightError(problems)

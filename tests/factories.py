@@ -1,0 +1,74 @@
+"""Reduction trees of the seeds, as layouts for ``qa2pack.casatables.build_tree``.
+
+Values: ``@ms``, ``@cal`` (CASA >= 3.4 caltable), ``@calold`` (CAL_DESC caltable), ``@mask``,
+``@image``, ``@flagversions``, ``@asdm``, ``@plots``, ``@png``, ``@fits``, ``@dir``,
+``@link:TARGET``; anything else is the text of a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from qa2pack.demo import SB3, SB4, eb_folder, project229_setup3, project229_setup4
+
+__all__ = ["FIG1", "FIG2", "FIG3", "SB3", "SB4", "eb", "project229_setup3", "project229_setup4", "tree_listing"]
+
+
+def eb(folder: str, uid: str, old_style: bool = False) -> dict[str, str]:
+    """A complete EB folder (ASDM, MSs, caltables, plots, qa2, checklist, one log)."""
+    return eb_folder(folder, uid, old_style=old_style, logs=(f"casapy-{uid[-4:]}.log",))
+
+
+# Figure 1 of seed 000: one member; EB folders and a Combined folder below the member folder.
+FIG1 = {
+    **eb("MemberA/DataA1", "uid___A002_X1111_Xa1"),
+    **eb("MemberA/DataA2", "uid___A002_X1111_Xa2", old_style=True),
+    "MemberA/Combined/concat.ms": "@ms",
+    "MemberA/Combined/scriptForImaging.py": "# imaging\n",
+    "MemberA/Combined/imaging.log": "log\n",
+    "MemberA/Combined/target.cont.fits": "@fits",
+    "MemberA/Combined/target.cont.mask": "@mask",
+}
+
+# Figure 2: two members (A with one EB, B with two EBs and combined products).
+FIG2 = {
+    **eb("MemberA/DataA1", "uid___A002_X2222_Xa1"),
+    "MemberA/scriptForImaging.py": "# imaging A\n",
+    "MemberA/a.cont.fits": "@fits",
+    **eb("MemberB/DataB1", "uid___A002_X2222_Xb1"),
+    **eb("MemberB/DataB2", "uid___A002_X2222_Xb2"),
+    "MemberB/Combined/concat.ms": "@ms",
+    "MemberB/Combined/scriptForImaging.py": "# imaging B\n",
+    "MemberB/Combined/b.cont.fits": "@fits",
+}
+
+# Figure 3: origpath itself holds the ASDM, the MSs and the products.
+FIG3 = {
+    key.split("/", 1)[1]: value for key, value in eb("X", "uid___A002_X3333_X33").items()
+} | {"scriptForImaging.py": "# imaging\n", "target.fits": "@fits"}
+
+
+def tree_listing(root: Path, tmp: Path | None = None, collapse_tables: bool = False) -> list[str]:
+    """A golden listing: ``d path/``, ``f path size``, ``l path -> target`` (machine independent).
+
+    ``collapse_tables`` lists a CASA table as one ``t path/`` line (its inner files depend on the
+    casacore version) and READMEs without their size (their tree lists those inner files).
+    """
+
+    def line(p: Path) -> str:
+        rel = p.relative_to(root).as_posix()
+        if p.is_symlink():
+            target = os.readlink(p)
+            return f"l {rel} -> {target.replace(str(tmp), '<tmp>') if tmp else target}"
+        if p.is_dir():
+            return f"t {rel}/" if collapse_tables and (p / "table.dat").exists() else f"d {rel}/"
+        if collapse_tables and p.name == "README":
+            return f"f {rel}"
+        return f"f {rel} {p.stat().st_size}"
+
+    def inside_table(p: Path) -> bool:
+        return collapse_tables and any((parent / "table.dat").exists() for parent in p.parents
+                                       if parent != root and root in parent.parents)
+
+    return [line(p) for p in sorted(root.rglob("*")) if not inside_table(p)]
