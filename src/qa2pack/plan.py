@@ -537,7 +537,8 @@ def _size_text(draft: Draft, members: Sequence[MemberPlan]) -> str:
     estimated = False
     for member in members:
         for action in member.actions:
-            folder = "/".join(action.target.parts[:4]) if len(action.target.parts) > 4 else action.target.parts[0]
+            parts = action.target.parts
+            folder = "/".join(parts[:4] if len(parts) > 4 else parts[:-1])  # README: its member folder
             count = len(action.files) if action.op is Op.TRANSFER else 1
             estimated |= action.op is Op.ARCHIVE
             per_folder[folder][0] += action.size

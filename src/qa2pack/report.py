@@ -39,7 +39,8 @@ def render_plan(plan: Plan) -> str:
     for member in plan.members:
         uids = ", ".join(member.eb_uids)
         joined = " (joins the existing member)" if member.joins_existing else ""
-        out.append(f"{member.folder}  <- {member.source}{joined}")
+        source = f"{plan.origpath.name} (origpath)" if member.source == "." else member.source
+        out.append(f"{member.folder}  <- {source}{joined}")
         out.append(f"  EBs: {uids}")
         out.append(f"  EB folders: {', '.join(member.eb_folders)}")
         notes: dict[str, str] = {}

@@ -1,0 +1,36 @@
+"""Every module imports on its own, and nothing in src/ calls a shell."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import qa2pack
+
+SRC = Path(qa2pack.__file__).parent
+MODULES = sorted(m.name for m in pkgutil.iter_modules([str(SRC)]) if m.name != "__main__")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_alone(module: str) -> None:
+    code = f"import importlib; importlib.import_module('qa2pack.{module}')"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_shell_anywhere_in_src() -> None:
+    pattern = re.compile(r"os\.system|os\.popen|shell\s*=\s*True|import subprocess|from subprocess")
+    offenders = [f"{p.name}:{n}" for p in SRC.rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
+
+
+def test_python_m_qa2pack_runs() -> None:
+    done = subprocess.run([sys.executable, "-m", "qa2pack", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"qa2pack {qa2pack.__version__}"
+    importlib.import_module("qa2pack.cli")

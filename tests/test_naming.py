@@ -1,0 +1,78 @@
+"""Pure naming rules: uids, natural order, level folders (with property tests)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa2pack.errors import UsageError
+from qa2pack.naming import (
+    archive_uid,
+    eb_uid_of,
+    highest_level,
+    leading_uid,
+    level_name,
+    level_number,
+    natural_sorted,
+    next_level_number,
+    normalize_uid,
+    part_name,
+)
+
+HEX = st.text("0123456789abcdef", min_size=1, max_size=7)
+
+
+@settings(derandomize=True)
+@given(archive=st.sampled_from(["A001", "A002"]), a=HEX, b=HEX)
+def test_uid_forms_round_trip(archive: str, a: str, b: str) -> None:
+    uid = f"uid://{archive}/X{a}/X{b}"
+    file_form = normalize_uid(uid)
+    assert file_form == f"uid___{archive}_X{a}_X{b}"
+    assert normalize_uid(file_form) == file_form
+    assert archive_uid(file_form) == uid
+
+
+@pytest.mark.parametrize("bad", ["uid://A002/X1", "A002_X1_X2", "uid___A002_X1", ""])
+def test_bad_uids_are_refused(bad: str) -> None:
+    with pytest.raises(UsageError, match="not an ALMA uid"):
+        normalize_uid(bad)
+
+
+@pytest.mark.parametrize(("name", "uid"), [
+    ("uid___A002_X3c9295_X8c.ms.split.cal", "uid___A002_X3c9295_X8c"),
+    ("uid___A002_X3c9295_X8c__casapy.log", "uid___A002_X3c9295_X8c"),
+    ("uid___A002_Xc7111c_X3979_flagtemplate.txt", "uid___A002_Xc7111c_X3979"),
+    ("calibrated.ms", None),
+    ("X8c.checklist.txt", None),
+])
+def test_eb_uid_of_names(name: str, uid: str | None) -> None:
+    assert eb_uid_of(name) == uid
+
+
+def test_eb_uid_of_a_non_uid_asdm_name() -> None:
+    sdm = "16A-459_TEST_1hr_000.57633.66130137732.scan7.cut1"
+    assert eb_uid_of(f"{sdm}.ms.split", [sdm]) == sdm
+    assert eb_uid_of("other.ms", [sdm]) is None
+    assert leading_uid("uid___A002_X1_X2extra") == "uid___A002_X1_X2extra"
+
+
+def test_level_names_and_highest_by_number() -> None:
+    names = [level_name("member_ouss_id", n) for n in range(1, 11)]
+    assert names[:3] == ["member_ouss_id", "member_ouss_id2", "member_ouss_id3"]
+    assert level_number("member_ouss_id", "member_ouss_id10") == 10
+    assert level_number("member_ouss_id", "member_ouss_id01") is None
+    assert highest_level("member_ouss_id", names, "member.") == "member_ouss_id10"  # not id9 (lexical)
+    assert next_level_number("member_ouss_id", names) == 11
+    assert next_level_number("member_ouss_id", []) == 1
+
+
+@settings(derandomize=True)
+@given(st.lists(st.integers(0, 500), min_size=1, max_size=30))
+def test_natural_order_sorts_numbers_as_numbers(numbers: list[int]) -> None:
+    names = [f"SB{n}" for n in numbers]
+    assert [int(n[2:]) for n in natural_sorted(names)] == sorted(numbers)
+
+
+def test_tar_part_names() -> None:
+    assert part_name("2017.1.01419.S", "uid___A001_X1284_X1ef2", 1, 1) == "2017.1.01419.S_uid___A001_X1284_X1ef2_001_of_001.tar"

@@ -1,0 +1,128 @@
+"""Interrupted runs: a clearly marked partial package, origpath safe, and recovery by running again."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from factories import SB3, SB4, project229_setup3, project229_setup4, tree_listing
+
+from qa2pack import Append, Mode, PackageOptions, package
+from qa2pack import execute as execute_module
+from qa2pack.cli import main
+from qa2pack.errors import EXIT_FAILED_MIDRUN, ExecutionError
+from qa2pack.journal import MARKER, moves_path
+
+
+@pytest.fixture
+def project229(build) -> Path:
+    return build(project229_setup3() | project229_setup4(), "project229")
+
+
+def contents(root: Path) -> dict[str, bytes]:
+    """Every file's bytes, read through links (what a user sees at the origin)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def failing_after(n: int, transfer):
+    calls = {"n": 0}
+
+    def wrapper(src: str, dst: str):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise OSError(errno.ENOSPC, "No space left on device", dst)
+        return transfer(src, dst)
+
+    return wrapper
+
+
+def test_interrupted_copy_is_marked_and_the_next_run_completes_it(project229: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    sb3 = project229 / SB3
+    origin = tree_listing(sb3)
+    reference = tmp_path / "ref" / "2011.0.00229.S"
+    package(sb3, reference, PackageOptions(mode=Mode.COPY))
+    packpath = tmp_path / "run" / "2011.0.00229.S"
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.COPY, failing_after(40, execute_module.copy_file))
+    with pytest.raises(ExecutionError, match="No space left on device.*next run rolls it back"):
+        package(sb3, packpath, PackageOptions(mode=Mode.COPY))
+    assert (packpath / MARKER).is_file()  # never a package that looks complete
+    assert not (tmp_path / "run" / "2011.0.00229.S.ticket.zip").exists()
+    assert tree_listing(sb3) == origin
+    monkeypatch.undo()
+    report = package(sb3, packpath, PackageOptions(mode=Mode.COPY))
+    assert not (packpath / MARKER).exists()
+    assert any("rolled back the interrupted run" in note for note in report.notes)
+    assert contents(packpath) == contents(reference)
+    assert tree_listing(sb3) == origin
+
+
+def test_interrupted_move_is_recoverable_from_its_journal(project229: Path, tmp_path: Path, monkeypatch) -> None:
+    sb3 = project229 / SB3
+    before = contents(sb3)
+    packpath = tmp_path / "2011.0.00229.S"
+    real_symlink = os.symlink
+    calls = {"n": 0}
+
+    def crash_between_rename_and_link(src, dst, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 25:
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        return real_symlink(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(execute_module.os, "symlink", crash_between_rename_and_link)
+    with pytest.raises(ExecutionError):
+        package(sb3, packpath, PackageOptions(mode=Mode.MOVE))
+    monkeypatch.undo()
+    # The journal matches the disk: 24 files moved and linked, the 25th moved without its link.
+    records = [line.rstrip("\n").split("\t") for line in moves_path(packpath).read_text().splitlines()]
+    assert len(records) == 25
+    for src, dst in records[:24]:
+        assert Path(src).is_symlink() and os.readlink(src) == dst and Path(dst).is_file()
+    src, dst = records[24]
+    assert not os.path.lexists(src) and Path(dst).is_file()
+    assert (packpath / MARKER).exists()
+    # Running again rolls the interrupted run back (files return home) and then moves for real.
+    package(sb3, packpath, PackageOptions(mode=Mode.MOVE))
+    assert not (packpath / MARKER).exists()
+    assert contents(sb3) == before  # nothing lost: every file reads the same at the origin
+    assert all(p.is_symlink() for p in (sb3 / "X8c" / "uid___A002_X3c9295_X8c.ms.split.cal").rglob("*") if not p.is_dir())
+
+
+def test_interrupted_append_is_rolled_back_without_touching_the_first_member(project229: Path, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    packpath = tmp_path / "P"
+    package(project229 / SB3, packpath, PackageOptions(mode=Mode.COPY))
+    first = contents(packpath)
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.COPY, failing_after(10, execute_module.copy_file))
+    with pytest.raises(ExecutionError):
+        package(project229 / SB4, packpath, PackageOptions(mode=Mode.COPY, append=Append.MEMBER))
+    assert (packpath / "sg_ouss_id/group_ouss_id/member_ouss_id2").is_dir()
+    monkeypatch.undo()
+    # A fake-mode inspection of the package state after the roll-back: only the first member.
+    package(project229 / SB4, packpath, PackageOptions(mode=Mode.COPY, append=Append.MEMBER))
+    after = contents(packpath)
+    assert {k: v for k, v in after.items() if "/member_ouss_id/" in k} == first
+    assert any("/member_ouss_id2/raw/" in k for k in after)
+    assert not any("member_ouss_id3" in k for k in after)
+
+
+def test_failure_mid_run_exits_3_through_the_cli(project229: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.HARD, failing_after(5, execute_module.hard_link))
+    code = main(["package", str(project229 / SB3), str(tmp_path / "P"), "--mode", "hard"])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED_MIDRUN
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("qa2pack: error: failed while writing")
+    assert (tmp_path / "P" / MARKER).exists()
+
+
+def test_keyboard_interrupt_leaves_the_marker(project229: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    def interrupt(src: str, dst: str):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.FAKE, interrupt)
+    assert main(["package", str(project229 / SB3), str(tmp_path / "P")]) == 130
+    assert (tmp_path / "P" / MARKER).exists()
+    assert "interrupted" in capsys.readouterr().err
