@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import SB3, SB4, eb, project229_setup3, project229_setup4
 
+from factories import SB3, SB4, eb, project229_setup3, project229_setup4
 from qa2pack import Append, Mode, PackageOptions, package
 from qa2pack.errors import PackpathError
 from qa2pack.manifest import read_manifest

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import eb, tree_listing
 
+from factories import eb, tree_listing
 from qa2pack import PackageOptions, package, plan_package
 from qa2pack.errors import EphemerisConflictError
 from qa2pack.readme import DEFAULT_HEADER

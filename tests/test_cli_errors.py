@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from factories import eb, tree_listing
 
+from factories import eb
 from qa2pack import errors
 from qa2pack.cli import main
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from factories import SB3, project229_setup3
 
-from qa2pack import QA_Packager, Qa2packError
+from factories import SB3, project229_setup3
+from qa2pack import Qa2packError, QA_Packager
 from qa2pack.errors import UsageError
 
 RUN_PACKAGING = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import eb
 
+from factories import eb
 from qa2pack import PackageOptions, plan_package
 from qa2pack.cli import main
 from qa2pack.config import DEFAULT_CONFIG, load_config

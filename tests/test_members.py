@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import FIG1, FIG2, FIG3, eb
 
+from factories import FIG1, FIG2, FIG3, eb
 from qa2pack import PackageOptions, plan_package
 from qa2pack.errors import NoEBProductsError
 from qa2pack.members import find_members

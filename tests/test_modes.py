@@ -8,8 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from factories import SB3, eb, project229_setup3, tree_listing
 
+from factories import SB3, eb, project229_setup3, tree_listing
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.manifest import read_manifest
 

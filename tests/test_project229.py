@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from factories import SB3, project229_setup3, tree_listing
 
+from factories import SB3, project229_setup3, tree_listing
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.readme import parse_tree
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy
 import pytest
 from astropy.io import fits
-from factories import eb
 
+from factories import eb
 from qa2pack import PackageOptions, package
 from qa2pack.casatables import make_fits
 from qa2pack.fitsinfo import summarize_fits

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from factories import SB3, SB4, project229_setup3, project229_setup4, tree_listing
 
+from factories import SB3, SB4, project229_setup3, project229_setup4, tree_listing
 from qa2pack import Append, Mode, PackageOptions, package
 from qa2pack import execute as execute_module
 from qa2pack.cli import main

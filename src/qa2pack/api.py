@@ -33,6 +33,8 @@ from .ticket import write_ticket
 log = logging.getLogger("qa2pack")
 
 PLACEHOLDER_PACKNAME = "PACKPATH"
+DEFAULT_OPTIONS = PackageOptions()
+Entries = dict[str, tuple[int, str | None]]
 
 
 def _inside(path: Path, parent: Path) -> bool:
@@ -88,7 +90,7 @@ def gather_facts(draft: Draft) -> ContentFacts:
     return ContentFacts(eph, fixplanets, images)
 
 
-def plan_package(origpath: str | Path, options: PackageOptions = PackageOptions(),
+def plan_package(origpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
                  packpath: str | Path | None = None, state: PackageState | None = None) -> Plan:
     """Scan origpath and return the plan, writing nothing (what ``inspect`` shows)."""
     externals = read_externals(options)
@@ -132,8 +134,8 @@ def _log_plan(plan: Plan, packpath: Path) -> None:
         log.info("%d path(s) not packaged (listed in the log; 'qa2pack inspect' shows them too)", len(plan.skipped))
 
 
-def _manifest_entries(plan: Plan, packpath: Path, new: dict[str, tuple[int, str | None]]) -> dict[str, tuple[int, str | None]]:
-    """This run's entries, plus (when appending) the rest of the package as it already was."""
+def _manifest_entries(plan: Plan, packpath: Path, new: Entries) -> Entries:
+    """Return this run's entries, plus (when appending) the rest of the package as it was."""
     if plan.append is Append.REPLACE:
         return dict(new)
     old_path = manifest_path(packpath)
@@ -149,7 +151,7 @@ def _manifest_entries(plan: Plan, packpath: Path, new: dict[str, tuple[int, str 
     return {rel: entries.get(rel, (size, None)) for rel, size in on_disk.items()}
 
 
-def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = PackageOptions(),
+def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
             progress: Progress | None = None, started: str | None = None) -> RunReport:
     """Package origpath into packpath; see SPEC sections 4-7.  Returns the run report."""
     begin = time.monotonic()

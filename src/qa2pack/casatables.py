@@ -13,7 +13,7 @@ import shutil
 import struct
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def make_flagversions(path: Path) -> None:
     flags.close()
 
 
-_TEMPLATE_WRITERS = {
+_TEMPLATE_WRITERS: dict[str, Callable[[Path], None]] = {
     "ms": make_ms,
     "cal": make_caltable,
     "calold": make_old_caltable,

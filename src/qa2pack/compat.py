@@ -20,7 +20,7 @@ log = logging.getLogger("qa2pack")
 
 
 def _with_console_log() -> logging.Handler:
-    """The old module printed as it went; the wrappers show the same messages on stderr."""
+    """Show the run's messages on stderr, as the old module printed as it went."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("QA_Packager: %(levelname)s: %(message)s"))
     handler.setLevel(logging.INFO)

@@ -37,7 +37,7 @@ def _calibration_script(uid: str) -> str:
 
 
 def eb_folder(folder: str, uid: str, *, old_style: bool, logs: tuple[str, ...]) -> dict[str, str]:
-    """The files of one EB folder as the wiki recommends it (ASDM, MSs, tables, qa2/, checklist)."""
+    """Return the files of one EB folder as the wiki recommends it (ASDM, MSs, tables, qa2/, checklist)."""
     cal = "@calold" if old_style else "@cal"
     layout = {
         f"{folder}/checklist.txt": f"EB checklist for {uid}\n[x] 1) Apriori calibration\n[x] 3) bandpass\n",
@@ -64,14 +64,16 @@ def eb_folder(folder: str, uid: str, *, old_style: bool, logs: tuple[str, ...]) 
 
 
 def project229_setup3() -> dict[str, str]:
-    """The reduction folder of ``IRC10216_setup3_b6_run_x2`` (seed 001), relative to project229."""
+    """Return the reduction folder of ``IRC10216_setup3_b6_run_x2`` (seed 001), below project229."""
     sb = SB3
     layout = {
         f"{sb}/IRC10216_setup3_b6_runx2.imaging.txt": "Notes for the PI: imaging of IRC+10216, setup 3.\n",
         f"{sb}/calibrated.ms": "@ms",
         f"{sb}/calibrated_all_setup3_b6.clean.fits": "@fits",
-        f"{sb}/scriptForFluxCalibration.py": "# flux equalisation of X8c and X528\nconcat(vis=[], concatvis='calibrated.ms')\n",
-        f"{sb}/scriptForImaging.py": "# imaging\nclean(vis='calibrated.ms', imagename='calibrated_all_setup3_b6.clean')\n",
+        f"{sb}/scriptForFluxCalibration.py": "# flux equalisation of X8c and X528\n"
+                                             "concat(vis=[], concatvis='calibrated.ms')\n",
+        f"{sb}/scriptForImaging.py": "# imaging\n"
+                                     "clean(vis='calibrated.ms', imagename='calibrated_all_setup3_b6.clean')\n",
         f"{sb}/scriptForCalibration.py": "# wrapper running both EB calibration scripts\n",
         f"{sb}/scriptForAprioriCalibration.py": "# a-priori calibration\n",
         f"{sb}/ipython.log": "ipython log of the SB-level work\n",
@@ -87,7 +89,7 @@ def project229_setup3() -> dict[str, str]:
 
 
 def project229_setup4() -> dict[str, str]:
-    """The second SB of the wiki example, appended as ``member_ouss_id2``."""
+    """Return the second SB of the wiki example (appended as ``member_ouss_id2``)."""
     layout = eb_folder(f"{SB4}/X3c9295_X1e0", "uid___A002_X3c9295_X1e0", old_style=False, logs=("ipython.log",))
     layout[f"{SB4}/scriptForImaging.py"] = "# imaging of setup 4\n"
     layout[f"{SB4}/calibrated_setup4_b6.clean.fits"] = "@fits"

@@ -162,4 +162,4 @@ def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, 
     pairs = list(paths)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         digests = pool.map(lambda pair: md5_file(pair[1]), pairs)
-        return {key: md5 for (key, _), md5 in zip(pairs, digests)}
+        return {key: md5 for (key, _), md5 in zip(pairs, digests, strict=True)}

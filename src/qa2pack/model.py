@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .errors import UsageError
 
@@ -45,11 +45,7 @@ class Mode(str, Enum):
     @classmethod
     def parse(cls, text: str) -> Mode:
         """Return the mode named ``text`` or raise a :class:`UsageError` listing the valid ones."""
-        try:
-            return cls(text)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise UsageError(f"unknown mode {text!r}; valid modes: {valid}") from None
+        return _parse_choice(cls, text, f"unknown mode {text!r}; valid modes: {', '.join(m.value for m in cls)}")
 
 
 class Append(str, Enum):
@@ -63,12 +59,17 @@ class Append(str, Enum):
     @classmethod
     def parse(cls, text: str) -> Append:
         """Return the append mode named ``text`` or raise a :class:`UsageError`."""
-        try:
-            return cls(text)
-        except ValueError:
-            raise UsageError(
-                f"unknown append value {text!r}; valid values: '' (replace), group, member, product"
-            ) from None
+        return _parse_choice(cls, text, f"unknown append value {text!r}; valid values: '' (replace), group, member, product")
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def _parse_choice(cls: type[_E], text: str, message: str) -> _E:
+    try:
+        return cls(text)
+    except ValueError:
+        raise UsageError(message) from None
 
 
 _STYLE_RE = re.compile(r"cycle(?P<n>\d+)(?:-(?P<suffix>nopipe|pipe1|pipe))?")

@@ -118,7 +118,7 @@ def next_level_number(placeholder: str, names: Iterable[str]) -> int:
 
 
 def is_level_folder(name: str, placeholder: str, prefix: str) -> bool:
-    """True for ``member_ouss_idN`` or ``member.uid___...`` style folder names."""
+    """Tell whether a folder name is ``member_ouss_idN`` or ``member.uid___...`` style."""
     return level_number(placeholder, name) is not None or (
         name.startswith(prefix) and UID_RE.fullmatch(name[len(prefix) :]) is not None
     )

@@ -39,7 +39,7 @@ class Rules:
 
 
 def matches(name: str, patterns: Iterable[str]) -> bool:
-    """True if ``name`` matches one of the shell globs (case-sensitive)."""
+    """Tell whether ``name`` matches one of the shell globs (case-sensitive)."""
     return any(fnmatchcase(name, p) for p in patterns)
 
 
@@ -50,7 +50,7 @@ def _collision_prefix(ctx: Context, name: str) -> str:
 
 
 def _eb_of(name: str, ctx: Context, rules: Rules) -> str | None:
-    """The EB a flag-version, fluxscale or plot folder belongs to: by its name, else its folder."""
+    """Return the EB a flag-version, fluxscale or plot folder belongs to: by name, else by folder."""
     uid = eb_uid_of(name, rules.asdms)
     if uid is None and ctx.eb is not None:
         uid = ctx.eb.uid_for(name)

@@ -115,13 +115,13 @@ class Draft:
     new_dirs: tuple[PurePosixPath, ...]
 
     def calibration_scripts(self) -> list[str]:
-        """Sources of packaged calibration scripts (searched for ``fixplanets``)."""
+        """Return the sources of packaged calibration scripts (searched for ``fixplanets``)."""
         patterns = self.options.config.calibration_script_patterns
         return [a.source for a in self._actions() if a.source and _is_folder(a, self.options.config.script)
                 and a.origin_root is None and matches(a.target.name, patterns)]
 
     def fits_sources(self) -> list[str]:
-        """Sources of packaged FITS products (read for the README summary)."""
+        """Return the sources of packaged FITS products (read for the README summary)."""
         return [a.source for a in self._actions() if a.source and a.kind is Kind.FILE
                 and _is_folder(a, self.options.config.product) and a.target.name.lower().endswith(".fits")]
 
@@ -130,7 +130,7 @@ class Draft:
 
 
 def _flatten(actions: Iterable[Action]) -> list[Action]:
-    out = []
+    out: list[Action] = []
     for action in actions:
         out.extend(action.parts if action.op is Op.ARCHIVE else (action,))
     return out
@@ -139,6 +139,10 @@ def _flatten(actions: Iterable[Action]) -> list[Action]:
 def _is_folder(action: Action, folder: str) -> bool:
     parts = action.target.parts
     return len(parts) >= 5 and parts[3] == folder
+
+
+EMPTY_STATE = PackageState()
+NO_EXTERNALS = ExternalFiles()
 
 
 # -- level folders -------------------------------------------------------------------------
@@ -178,9 +182,10 @@ def _level_folders(count: int, options: PackageOptions, state: PackageState,
         group = level_name(GROUP_PLACEHOLDER, number)
         members = [(level_name(MEMBER_PLACEHOLDER, n), False) for n in range(1, count + 1)]
         return state.sg, group, members, [PurePosixPath(state.sg, group)]
-    group = highest_level(GROUP_PLACEHOLDER, group_names, GROUP_PREFIX)
-    if group is None:
+    highest_group = highest_level(GROUP_PLACEHOLDER, group_names, GROUP_PREFIX)
+    if highest_group is None:
         raise PackpathError(f"--append {append.value} needs a group in packpath; it holds none")
+    group = highest_group
     existing = state.members_of(group)
     start = next_level_number(MEMBER_PLACEHOLDER, existing)
     names: list[tuple[str, bool]] = []
@@ -391,7 +396,7 @@ def _split_ephemerides(cands: list[Candidate]) -> tuple[list[Candidate], list[Sk
 
 
 def _checks(member: MemberSource, actions: list[Action], options: PackageOptions) -> list[Finding]:
-    """The sanity checks of SPEC section 7 that need no file content."""
+    """Run the sanity checks of SPEC section 7 that need no file content."""
     if options.style.pipeline:
         return []
     cfg = options.config
@@ -429,7 +434,7 @@ def _checks(member: MemberSource, actions: list[Action], options: PackageOptions
 
 
 def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: PackageOptions,
-               state: PackageState = PackageState(), externals: ExternalFiles = ExternalFiles(),
+               state: PackageState = EMPTY_STATE, externals: ExternalFiles = NO_EXTERNALS,
                link_notes: Sequence[Skipped] = ()) -> Draft:
     """Place everything found in origpath; raise on bad input before anything is written."""
     config = options.config
@@ -442,7 +447,7 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
     drafts: list[DraftMember] = []
     all_ephemerides: dict[str, list[str]] = defaultdict(list)
     taken_existing = {PurePosixPath(path) for path, _, _ in state.listing}
-    for member, (name, joins) in zip(members, names):
+    for member, (name, joins) in zip(members, names, strict=True):
         folder = PurePosixPath(sg, group, name)
         cands, member_skips = _candidates(member, rules)
         skipped += member_skips
@@ -456,9 +461,9 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
             for cand in replaced:
                 skipped.append(Skipped(cand.source, cand.kind, "replaced by the --pi-script file"))
             cands = [c for c in cands if c not in replaced]
-        cands, eph_skips, ephemerides = _split_ephemerides(cands)
+        cands, eph_skips, member_ephemerides = _split_ephemerides(cands)
         skipped += eph_skips
-        for eph_name, sources in ephemerides.items():
+        for eph_name, sources in member_ephemerides.items():
             all_ephemerides[eph_name] += sources
         taken = {t for t in taken_existing if joins and t.parts[:3] == folder.parts} | {folder / README_NAME}
         actions, collisions = _assign_targets(folder, cands, config, taken)
@@ -558,10 +563,11 @@ def _size_text(draft: Draft, members: Sequence[MemberPlan]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def complete_plan(draft: Draft, facts: ContentFacts = ContentFacts()) -> Plan:
+def complete_plan(draft: Draft, facts: ContentFacts | None = None) -> Plan:
     """Run the content checks and render READMEs and the size text: the plan is final."""
     config = draft.options.config
     findings = list(draft.findings)
+    facts = facts or ContentFacts()
     findings += _ephemeris_checks(draft, facts)
     members = []
     ticket: list[PurePosixPath] = []

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from .errors import CrossDeviceError, PreflightError
-from .model import Mode, Op, Plan
+from .model import Action, Mode, Op, Plan
 from .progress import human_bytes
 
 # Room kept free beyond the package itself: manifest, ticket, log and file-system slack.
@@ -23,15 +23,18 @@ def existing_ancestor(path: Path) -> Path:
 
 
 def bytes_to_write(plan: Plan) -> int:
-    """Bytes the run writes as new data (hard links, moves and fakes write none)."""
+    """Return the bytes the run writes as new data (hard links, moves and fakes write none)."""
     copies = plan.mode in (Mode.COPY, Mode.MANIMGONLY)
-    total = 0
-    for action in plan.actions:
-        if action.op is Op.TEXT or (action.op is Op.ARCHIVE and plan.mode not in (Mode.FAKE, Mode.TICKET)):
-            total += action.size
-        elif copies or action.origin_root is not None:
-            total += action.size
-    return total
+    archives = plan.mode not in (Mode.FAKE, Mode.TICKET)
+
+    def writes(action: Action) -> bool:
+        if action.op is Op.TEXT:
+            return True
+        if action.op is Op.ARCHIVE:
+            return archives
+        return copies or action.origin_root is not None  # external files are always copied
+
+    return sum(action.size for action in plan.actions if writes(action))
 
 
 def preflight(plan: Plan, packpath: Path) -> None:
@@ -40,7 +43,8 @@ def preflight(plan: Plan, packpath: Path) -> None:
     anchor = existing_ancestor(packpath)
     if not os.access(anchor, os.W_OK | os.X_OK):
         problems.append(f"cannot write into {anchor}: permission denied")
-    if plan.mode in (Mode.HARD, Mode.MOVE, Mode.TICKET) and os.stat(plan.origpath).st_dev != os.stat(anchor).st_dev:
+    links = plan.mode in (Mode.HARD, Mode.MOVE, Mode.TICKET)
+    if links and os.stat(plan.origpath).st_dev != os.stat(anchor).st_dev:
         error = CrossDeviceError(plan.origpath, packpath, plan.mode.value)
         if not problems:
             raise error

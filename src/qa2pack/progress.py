@@ -90,7 +90,7 @@ def human_bytes(size: float) -> str:
 
 
 def wants_progress(json_mode: bool, quiet: bool = False) -> bool:
-    """True when a human is watching: a terminal on stderr, no ``--json``, not under CI."""
+    """Tell whether a human is watching: a terminal on stderr, no ``--json``, not under CI."""
     if json_mode or quiet or os.environ.get("CI"):
         return False
     return sys.stderr.isatty()

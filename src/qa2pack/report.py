@@ -55,7 +55,7 @@ def render_plan(plan: Plan) -> str:
 
 
 def render_leftovers(skipped: Sequence[Skipped], findings: Sequence[Finding]) -> list[str]:
-    """The 'not packaged' and 'warnings' sections shared by ``inspect`` and ``package``."""
+    """Render the 'not packaged' and 'warnings' sections shared by ``inspect`` and ``package``."""
     out = [f"Not packaged ({len(skipped)}):"]
     out += [f"  {s.source}  [{s.kind.value}]  {s.reason}" for s in skipped] or ["  (nothing)"]
     out.append("")
@@ -85,7 +85,7 @@ def action_to_json(action: Action) -> dict[str, Any]:
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The whole plan as plain JSON (``inspect --json``)."""
+    """Return the whole plan as plain JSON (``inspect --json``)."""
     return {
         "origpath": str(plan.origpath),
         "package": plan.packname,
@@ -144,7 +144,7 @@ class RunReport:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The run as plain JSON (``package --json``)."""
+        """Return the run as plain JSON (``package --json``)."""
         data = plan_to_json(self.plan)
         for member in data["members"]:
             member["files"] = sum(a["files"] for a in member["actions"])
