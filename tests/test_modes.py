@@ -152,3 +152,38 @@ def test_styles_switch_measurement_sets(sb3: Path, style: str, noms: bool, has_m
     folders = {a.target.parts[3] for a in plan.actions if len(a.target.parts) > 4}
     assert ("raw" in folders and "calibrated" in folders) is has_ms
     assert "calibration" in folders and "qa" in folders
+
+
+def test_fake_files_share_empty_inodes_and_leave_no_helper_behind(sb3: Path, tmp_path: Path) -> None:
+    packpath = tmp_path / "2011.0.00229.S"
+    package(sb3, packpath)
+    assert not list(packpath.glob(".qa2pack-*"))
+    fakes = [p for p in packpath.rglob("*") if p.is_file() and p.name != "README"]
+    assert len({p.stat().st_ino for p in fakes}) == 1  # one empty inode, as cheap as cp -al
+
+
+def test_empty_inodes_start_a_new_source_when_one_is_full(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from qa2pack.execute import EmptyInodes
+
+    recorded: list[str] = []
+    empty = EmptyInodes(tmp_path, recorded.append, per_inode=3)
+    for n in range(7):
+        empty.link("", str(tmp_path / f"f{n}"))
+    assert recorded == [".qa2pack-empty-0", ".qa2pack-empty-1", ".qa2pack-empty-2"]
+    real_link = os.link
+    calls = {"n": 0}
+
+    def limited(src, dst, *args, **kwargs):  # a file system that allows fewer links than asked
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.EMLINK, "Too many links")
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", limited)
+    empty.link("", str(tmp_path / "g"))
+    assert recorded[-1] == ".qa2pack-empty-3"
+    empty.remove_sources()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "g"]
+    assert all(p.stat().st_size == 0 for p in tmp_path.iterdir())

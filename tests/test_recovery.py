@@ -45,7 +45,7 @@ def test_interrupted_copy_is_marked_and_the_next_run_completes_it(project229: Pa
     reference = tmp_path / "ref" / "2011.0.00229.S"
     package(sb3, reference, PackageOptions(mode=Mode.COPY))
     packpath = tmp_path / "run" / "2011.0.00229.S"
-    monkeypatch.setitem(execute_module.TRANSFERS, Mode.COPY, failing_after(40, execute_module.copy_file))
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.COPY, lambda ex: failing_after(40, execute_module.copy_file))
     with pytest.raises(ExecutionError, match="No space left on device.*next run rolls it back"):
         package(sb3, packpath, PackageOptions(mode=Mode.COPY))
     assert (packpath / MARKER).is_file()  # never a package that looks complete
@@ -96,7 +96,7 @@ def test_interrupted_append_is_rolled_back_without_touching_the_first_member(pro
     packpath = tmp_path / "P"
     package(project229 / SB3, packpath, PackageOptions(mode=Mode.COPY))
     first = contents(packpath)
-    monkeypatch.setitem(execute_module.TRANSFERS, Mode.COPY, failing_after(10, execute_module.copy_file))
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.COPY, lambda ex: failing_after(10, execute_module.copy_file))
     with pytest.raises(ExecutionError):
         package(project229 / SB4, packpath, PackageOptions(mode=Mode.COPY, append=Append.MEMBER))
     assert (packpath / "sg_ouss_id/group_ouss_id/member_ouss_id2").is_dir()
@@ -110,7 +110,7 @@ def test_interrupted_append_is_rolled_back_without_touching_the_first_member(pro
 
 
 def test_failure_mid_run_exits_3_through_the_cli(project229: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setitem(execute_module.TRANSFERS, Mode.HARD, failing_after(5, execute_module.hard_link))
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.HARD, lambda ex: failing_after(5, execute_module.hard_link))
     code = main(["package", str(project229 / SB3), str(tmp_path / "P"), "--mode", "hard"])
     err = capsys.readouterr().err
     assert code == EXIT_FAILED_MIDRUN
@@ -122,7 +122,7 @@ def test_keyboard_interrupt_leaves_the_marker(project229: Path, tmp_path: Path, 
     def interrupt(src: str, dst: str):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(execute_module.TRANSFERS, Mode.FAKE, interrupt)
+    monkeypatch.setitem(execute_module.TRANSFERS, Mode.FAKE, lambda ex: interrupt)
     assert main(["package", str(project229 / SB3), str(tmp_path / "P")]) == 130
     assert (tmp_path / "P" / MARKER).exists()
     assert "interrupted" in capsys.readouterr().err

@@ -111,8 +111,9 @@ def cmd_package(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.verbose:
         _out(args, "\n".join(render_leftovers(report.skipped, ())[:-3]))
-    for key, value in report.outputs.items():
-        _out(args, f"{key:>10}: {value}")
+    if not args.quiet:
+        for key, value in report.outputs.items():
+            _out(args, f"{key:>10}: {value}")
     return EXIT_OK
 
 

@@ -221,7 +221,7 @@ def check_packpath_state(state: PackageState, append: Append, packpath: Path) ->
 
 
 def _is_package_entry(name: str) -> bool:
-    return name == ".qa2pack-incomplete" or is_level_folder(name, SG_PLACEHOLDER, SG_PREFIX)
+    return name.startswith(".qa2pack-") or is_level_folder(name, SG_PLACEHOLDER, SG_PREFIX)
 
 
 # -- the draft -------------------------------------------------------------------------------
