@@ -16,10 +16,10 @@ from typing import Any, NoReturn
 
 from ._version import __version__
 from .config import load_config
-from .errors import EXIT_INTERRUPTED, EXIT_OK, Qa2packError, UsageError
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, Qa2packError, UsageError
 from .model import Append, Mode, Style
 from .options import PackageOptions
-from .progress import make_progress
+from .progress import human_bytes, make_progress
 
 log = logging.getLogger("qa2pack")
 
@@ -154,6 +154,82 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refuse_fake(packpath: Path, fake_ok: bool) -> None:
+    from .manifest import manifest_path, read_manifest
+
+    path = manifest_path(packpath)
+    if not fake_ok and path.exists():
+        mode = read_manifest(path).meta.get("mode", "")
+        if mode in ("fake", "ticket"):
+            raise UsageError(f"{packpath} was made in {mode} mode (empty placeholder files); package it with "
+                             "--mode hard or copy first, or pass --fake-ok to split it anyway")
+
+
+def cmd_tarsplit(args: argparse.Namespace) -> int:
+    """Split a package into delivery tar files with md5 sidecars."""
+    from .tarsplit import parse_size, tarsplit
+
+    packpath = Path(args.packpath)
+    _refuse_fake(packpath, args.fake_ok)
+    output = Path(args.output) if args.output else packpath.absolute().parent
+    result = tarsplit(packpath, output, parse_size(args.max_size), args.member, make_progress(args.json, args.quiet))
+    if args.json:
+        _emit_json({"tars": [{"path": str(p), "md5": md5, "size": size} for p, md5, size in result.tars],
+                    "warnings": result.warnings})
+        return EXIT_OK
+    for path, md5, size in result.tars:
+        _out(args, f"{md5}  {path}  ({human_bytes(size)})")
+    return EXIT_OK
+
+
+def _print_verify(args: argparse.Namespace, report: Any) -> int:
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        for problem in report.problems:
+            _out(args, f"{problem.kind:>9}  {problem.path}: {problem.message}")
+        for note in report.notes:
+            _out(args, f"     note  {note}")
+        _out(args, report.summary())
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a package folder, or delivery tars, like the archive's ingest."""
+    from .verify import verify_package, verify_tars
+
+    paths = [Path(p) for p in args.paths]
+    config = load_config(args.config)
+    progress = make_progress(args.json, args.quiet)
+    if len(paths) == 1 and paths[0].is_dir():
+        report = verify_package(paths[0], args.manifest, config, not args.no_checksums, args.expect_uids,
+                                args.fake_ok, progress)
+    elif all(p.suffix == ".tar" for p in paths):
+        report = verify_tars(paths, args.manifest, config, args.expect_uids, args.fake_ok, progress)
+    else:
+        raise UsageError("give one package folder, or one or more .tar files")
+    return _print_verify(args, report)
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """tarsplit + verify + md5sums.txt into DEST, all or nothing."""
+    from .deliver import deliver
+    from .tarsplit import parse_size
+
+    packpath = Path(args.packpath)
+    _refuse_fake(packpath, args.fake_ok)
+    report = deliver(packpath, Path(args.dest), parse_size(args.max_size), args.fake_ok,
+                     make_progress(args.json, args.quiet))
+    if args.json:
+        _emit_json({"dest": str(report.dest), "tars": [{"name": n, "md5": m, "size": s} for n, m, s in report.tars],
+                    "warnings": report.warnings})
+    else:
+        for name, md5, size in report.tars:
+            _out(args, f"{md5}  {name}  ({human_bytes(size)})")
+        _out(args, f"delivered {len(report.tars)} verified tar(s) and md5sums.txt into {report.dest}")
+    return EXIT_OK
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -201,6 +277,42 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--mode", default="fake", help="packaging mode for the demo (default fake)")
     _add_common(sub)
     sub.set_defaults(run=cmd_demo)
+
+    sub = commands.add_parser("tarsplit", help="split a package into delivery tar files",
+                              description="Write <Project>_<MOUS>_<mmm>_of_<nnn>.tar per member (and "
+                                          "<Project>_<GOUS>_... for group-level products), no part over --max-size, "
+                                          "no file split, each with a <tar>.md5sum sidecar.")
+    sub.add_argument("packpath", help="the package folder (named by the project code)")
+    sub.add_argument("--max-size", default="50GB", help="largest tar (default 50GB; 500MB, 2GiB, bytes ...)")
+    sub.add_argument("--output", metavar="DIR", help="where the tars go (default: beside the package)")
+    sub.add_argument("--member", action="append", default=[], metavar="NAME",
+                     help="only this member (folder name or uid); repeatable")
+    sub.add_argument("--fake-ok", action="store_true", help="split a fake/ticket package anyway")
+    _add_common(sub)
+    sub.set_defaults(run=cmd_tarsplit)
+
+    sub = commands.add_parser("verify", help="check a package or delivery tars like the archive's ingest",
+                              description="Check a package folder (or delivery tars) against its manifest and the "
+                                          "archive's ingest rules. Exit 0 only when everything holds; 1 otherwise.")
+    sub.add_argument("paths", nargs="+", metavar="PACKPATH|TAR", help="a package folder, or .tar files")
+    sub.add_argument("--manifest", type=Path, metavar="F",
+                     help="manifest to compare with (default: the one beside the package)")
+    sub.add_argument("--no-checksums", action="store_true", help="compare sizes only (do not read the data)")
+    sub.add_argument("--expect-uids", action="store_true", help="require real uids in every level folder name")
+    sub.add_argument("--fake-ok", action="store_true", help="accept a fake/ticket package (names only)")
+    sub.add_argument("--config", type=Path, metavar="FILE", help="TOML placement rules (folder names)")
+    _add_common(sub)
+    sub.set_defaults(run=cmd_verify)
+
+    sub = commands.add_parser("deliver", help="tarsplit, verify and md5sums.txt into DEST, all or nothing",
+                              description="Split PACKPATH into tars in a hidden folder beside DEST, verify them, "
+                                          "write md5sums.txt and rename the folder to DEST only then.")
+    sub.add_argument("packpath", help="the package folder")
+    sub.add_argument("dest", help="the delivery folder to create (must not exist)")
+    sub.add_argument("--max-size", default="50GB", help="largest tar (default 50GB)")
+    sub.add_argument("--fake-ok", action="store_true", help="deliver a fake/ticket package anyway (for tests)")
+    _add_common(sub)
+    sub.set_defaults(run=cmd_deliver)
     return parser
 
 

@@ -1,0 +1,72 @@
+"""The delivery step (seed 004): tarsplit, verify the tars, md5sums.txt, all or nothing.
+
+Everything is written into a hidden partial folder beside DEST and renamed to DEST only after
+the tars verified, so DEST never shows a half-finished delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, VerifyFailed
+from .manifest import manifest_path, md5sum_line
+from .progress import Progress, SilentProgress
+from .tarsplit import DEFAULT_MAX_SIZE, find_units, tarsplit
+from .ticket import ticket_paths
+from .verify import VerifyReport, verify_tars
+
+log = logging.getLogger(__name__)
+
+MD5SUMS = "md5sums.txt"
+
+
+@dataclass
+class DeliveryReport:
+    """What a delivery holds."""
+
+    dest: Path
+    tars: list[tuple[str, str, int]] = field(default_factory=list)  # name, md5, size
+    warnings: list[str] = field(default_factory=list)
+    verify: VerifyReport | None = None
+
+
+def partial_path(dest: Path) -> Path:
+    """Return the hidden folder a delivery is built in (beside DEST, same file system)."""
+    return dest.parent / f".{dest.name}.qa2pack-partial"
+
+
+def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_ok: bool = False,
+            progress: Progress | None = None) -> DeliveryReport:
+    """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST."""
+    progress = progress or SilentProgress()
+    packpath, dest = Path(packpath), Path(dest)
+    if os.path.lexists(dest):
+        raise InputError(f"{dest} exists already; a delivery is never written over (remove it or choose another)")
+    units = find_units(packpath)  # refuses incomplete packages before anything is written
+    partial = partial_path(dest)
+    if partial.exists():
+        log.warning("removing the partial delivery %s left by an interrupted run", partial)
+        shutil.rmtree(partial)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    split = tarsplit(packpath, partial, max_size, progress=progress)
+    tars = [path for path, _, _ in split.tars]
+    manifest = manifest_path(packpath)
+    report = verify_tars(tars, manifest if manifest.exists() else None, fake_ok=fake_ok, progress=progress)
+    if not report.ok:
+        shutil.rmtree(partial)
+        raise VerifyFailed(f"the tars of {packpath.name} failed verification, nothing was delivered: "
+                           + "; ".join(f"{p.kind} {p.path}: {p.message}" for p in report.problems[:5]),
+                           [f"{p.kind}\t{p.path}\t{p.message}" for p in report.problems])
+    lines = [md5sum_line(md5, path.name) for path, md5, _ in split.tars]
+    (partial / MD5SUMS).write_text("".join(lines), encoding="utf-8")
+    _, ticket_zip = ticket_paths(packpath)
+    if ticket_zip.exists():
+        members = [u for u in units if u.level == "member"]
+        name = f"{packpath.name}_{members[0].ous}.ticket.zip" if len(members) == 1 else ticket_zip.name
+        shutil.copy2(ticket_zip, partial / name)
+    os.rename(partial, dest)  # the delivery appears whole, or not at all
+    return DeliveryReport(dest, [(p.name, md5, size) for p, md5, size in split.tars], split.warnings, report)

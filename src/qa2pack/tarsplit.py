@@ -1,0 +1,313 @@
+"""Split a package into delivery tar files (SPEC section 9), without a shell.
+
+Planning is pure: every entry's tar header is rendered by ``tarfile`` itself
+(``TarInfo.tobuf``), so a part's size is known exactly before anything is written (512-byte
+headers, PAX headers for long or non-ASCII names, data padding, the two end blocks and the
+padding to a 10240-byte record).  Writing streams each file once; the md5 of the tar is
+computed on the way and written as a ``md5sum``-format sidecar.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+import tarfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, UsageError
+from .journal import MARKER
+from .manifest import HashingWriter, md5sum_line
+from .naming import (
+    GROUP_PLACEHOLDER,
+    GROUP_PREFIX,
+    MEMBER_PLACEHOLDER,
+    MEMBER_PREFIX,
+    SG_PLACEHOLDER,
+    SG_PREFIX,
+    is_level_folder,
+    natural_sorted,
+    part_name,
+)
+from .progress import Progress, SilentProgress
+
+log = logging.getLogger(__name__)
+
+BLOCK = tarfile.BLOCKSIZE
+RECORD = tarfile.RECORDSIZE
+TAR_FORMAT = tarfile.PAX_FORMAT
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
+DEFAULT_MAX_SIZE = 50 * 10**9
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$")
+_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Return bytes for ``50GB`` (decimal), ``50GiB`` (binary), ``500MB`` or a plain number."""
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise UsageError(f"not a size: {text!r} (examples: 50GB, 500MB, 2GiB, 1000000)")
+    unit = (match.group(2) or "").lower().rstrip("b")
+    value = int(float(match.group(1)) * _UNITS[unit])
+    if value < RECORD:
+        raise UsageError(f"size limit {text} is below one tar record ({RECORD} bytes)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TarEntry:
+    """One tar member: its name in the tar, its data size and the exact bytes of its header."""
+
+    name: str  # e.g. 2011.0.00229.S/sg_ouss_id/...; folders without a trailing slash
+    size: int
+    header: int
+    is_dir: bool
+    mode: int = 0o644
+    mtime: int = 0
+    source: str = ""  # the file to read (empty for folders)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this entry takes in a tar: header plus data padded to 512."""
+        return self.header + -(-self.size // BLOCK) * BLOCK
+
+
+def tar_bytes(entries: Iterable[TarEntry]) -> int:
+    """Return the exact size of a tar holding ``entries`` (end blocks and record padding included)."""
+    body = sum(e.nbytes for e in entries) + 2 * BLOCK
+    return -(-body // RECORD) * RECORD
+
+
+def make_tarinfo(entry: TarEntry) -> tarfile.TarInfo:
+    """Return the TarInfo written for an entry: a plain file or folder, owner 0, whole-second mtime."""
+    info = tarfile.TarInfo(entry.name)
+    info.type = tarfile.DIRTYPE if entry.is_dir else tarfile.REGTYPE
+    info.size = 0 if entry.is_dir else entry.size
+    info.mode = entry.mode
+    info.mtime = entry.mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+_USTAR_NAME = 100
+_USTAR_NUMBER = 8**11  # size and mtime fit 11 octal digits
+
+
+def header_size(name: str, size: int, is_dir: bool, mode: int = 0o644, mtime: int = 0) -> int:
+    """Return the bytes ``tarfile`` writes as header(s) for such an entry.
+
+    Short ASCII names with ordinary sizes take one 512-byte block; anything else (long or
+    non-ASCII names, files of 8 GiB and more) is measured by rendering the header.
+    """
+    if (name.isascii() and len(name) + is_dir <= _USTAR_NAME and size < _USTAR_NUMBER
+            and 0 <= mtime < _USTAR_NUMBER):
+        return BLOCK
+    probe = TarEntry(name, size, 0, is_dir, mode, mtime)
+    return len(make_tarinfo(probe).tobuf(TAR_FORMAT, ENCODING, ERRORS))
+
+
+def split_into_parts(entries: Sequence[TarEntry], limit: int) -> list[list[TarEntry]]:
+    """Pack entries (in order, parents before children) into parts of at most ``limit`` bytes.
+
+    No file is split.  Each part starts with the folder entries leading to its first file, so
+    every part unpacks on its own and all parts together rebuild the tree.  A file too big for
+    any part gets a part of its own (the caller warns).
+    """
+    by_name = {e.name: e for e in entries if e.is_dir}
+    parts: list[list[TarEntry]] = []
+    current: list[TarEntry] = []
+    present: set[str] = set()
+    used = 0
+
+    def ancestors(entry: TarEntry) -> list[TarEntry]:
+        parts_of = entry.name.split("/")
+        chain = ["/".join(parts_of[:n]) for n in range(1, len(parts_of))]
+        return [by_name[name] for name in chain if name in by_name and name not in present]
+
+    for entry in entries:
+        if entry.is_dir and entry.name in present:
+            continue
+        needed = ancestors(entry) + [entry]
+        extra = sum(e.nbytes for e in needed)
+        if current and -(-(used + extra + 2 * BLOCK) // RECORD) * RECORD > limit:
+            parts.append(current)
+            current, present, used = [], set(), 0
+            needed = ancestors(entry) + [entry]
+            extra = sum(e.nbytes for e in needed)
+        current += needed
+        present.update(e.name for e in needed if e.is_dir)
+        used += extra
+    if current:
+        parts.append(current)
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUnit:
+    """What one set of tars delivers: a member (MOUS) or the group-level products (GOUS)."""
+
+    ous: str  # the uid (or the placeholder folder name standing in for it)
+    level: str  # "member" or "group"
+    folder: str  # packpath-relative folder
+    paths: tuple[str, ...]  # packpath-relative files and folders below packpath in this unit
+
+
+@dataclass
+class SplitResult:
+    """The tars written, with their md5 and size, and any warning."""
+
+    tars: list[tuple[Path, str, int]] = field(default_factory=list)  # path, md5, size
+    warnings: list[str] = field(default_factory=list)
+
+
+def _ous_of(name: str, placeholder: str, prefix: str) -> str:
+    return name[len(prefix):] if name.startswith(prefix) and not name.startswith(placeholder) else name
+
+
+def find_units(packpath: Path) -> list[DeliveryUnit]:
+    """Return the delivery units of a package: one per member, one per group with group-level files."""
+    if not packpath.is_dir():
+        raise InputError(f"not a package folder: {packpath}")
+    if (packpath / MARKER).exists():
+        raise InputError(f"{packpath} is an incomplete package ({MARKER} is present); run package again first")
+    units: list[DeliveryUnit] = []
+    sgs = [e for e in sorted(os.listdir(packpath)) if is_level_folder(e, SG_PLACEHOLDER, SG_PREFIX)]
+    if not sgs:
+        raise InputError(f"{packpath} holds no package (no sg_ouss_id or science_goal.* folder)")
+    stand_ins: dict[str, int] = {}
+    for sg in sgs:
+        for group in natural_sorted(os.listdir(packpath / sg)):
+            group_dir = packpath / sg / group
+            if not group_dir.is_dir():
+                continue
+            members = [m for m in natural_sorted(os.listdir(group_dir))
+                       if is_level_folder(m, MEMBER_PLACEHOLDER, MEMBER_PREFIX) and (group_dir / m).is_dir()]
+            for member in members:
+                ous = _ous_of(member, MEMBER_PLACEHOLDER, MEMBER_PREFIX)
+                stand_ins[ous] = stand_ins.get(ous, 0) + 1
+                units.append(DeliveryUnit(ous, "member", f"{sg}/{group}/{member}", (f"{sg}/{group}/{member}",)))
+            loose = [e for e in sorted(os.listdir(group_dir)) if e not in members]
+            if loose:
+                gous = _ous_of(group, GROUP_PLACEHOLDER, GROUP_PREFIX)
+                units.append(DeliveryUnit(gous, "group", f"{sg}/{group}", tuple(f"{sg}/{group}/{e}" for e in loose)))
+    # Placeholder member names repeat across groups; the group name makes the tar names unique.
+    return [DeliveryUnit(f"{u.folder.split('/')[1]}.{u.ous}", u.level, u.folder, u.paths)
+            if u.level == "member" and stand_ins[u.ous] > 1 else u for u in units]
+
+
+def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
+    """List a unit as tar entries (folders from the project folder down), with exact header sizes."""
+    project = packpath.name
+    entries: list[TarEntry] = []
+
+    def add(rel: str, st: os.stat_result) -> None:
+        name = f"{project}/{rel}" if rel else project
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError(f"{packpath / rel} is a symbolic link; the archive rejects packages with links")
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if not is_dir and not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{packpath / rel} is not a regular file or folder")
+        mode, mtime, size = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0 if is_dir else st.st_size
+        header = header_size(name, size, is_dir, mode, mtime)
+        entries.append(TarEntry(name, size, header, is_dir, mode, mtime, "" if is_dir else str(packpath / rel)))
+
+    parts = unit.folder.split("/")
+    for depth in range(len(parts) + 1):  # the project folder, sg, group (and member) folders
+        rel = "/".join(parts[:depth])
+        add(rel, os.lstat(packpath / rel) if rel else os.lstat(packpath))
+    roots = unit.paths if unit.level == "group" else ()
+    for rel in roots:
+        add(rel, os.lstat(packpath / rel))
+    for top in (unit.paths if unit.level == "group" else (unit.folder,)):
+        for dirpath, dirnames, filenames in os.walk(packpath / top):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, packpath).replace(os.sep, "/")
+            for name in dirnames:
+                add(f"{rel_dir}/{name}", os.lstat(os.path.join(dirpath, name)))
+            for name in sorted(filenames):
+                add(f"{rel_dir}/{name}", os.lstat(os.path.join(dirpath, name)))
+    return _tar_order(entries)
+
+
+def _tar_order(entries: list[TarEntry]) -> list[TarEntry]:
+    """Order entries so that every folder comes before what it holds (path components compared)."""
+    return sorted(entries, key=lambda e: e.name.split("/"))
+
+
+def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | None = None) -> tuple[str, int]:
+    """Write one tar part to a temporary name, rename it when complete; return (md5, size)."""
+    progress = progress or SilentProgress()
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as raw:
+        writer = HashingWriter(raw)
+        with tarfile.open(fileobj=writer, mode="w", format=TAR_FORMAT,  # type: ignore[call-overload]
+                          encoding=ENCODING, errors=ERRORS) as tar:
+            tar.copybufsize = 4 << 20
+            for n, entry in enumerate(entries):
+                info = make_tarinfo(entry)
+                if entry.is_dir:
+                    tar.addfile(info)
+                else:
+                    with open(entry.source, "rb") as handle:
+                        tar.addfile(info, handle)
+                progress.advance(0 if entry.is_dir else 1, entry.size)
+                if n % 1024 == 1023:
+                    del tar.members[:]  # write mode never needs them; keeps memory flat
+    expected = tar_bytes(entries)
+    if writer.size != expected:  # the sizes were computed from the very headers written
+        tmp.unlink()
+        raise InputError(f"{path.name}: wrote {writer.size} bytes, expected {expected}; "
+                         "a file changed while it was being archived")
+    os.replace(tmp, path)
+    return writer.digest.hexdigest(), writer.size
+
+
+def write_sidecar(tar_path: Path, md5: str) -> Path:
+    """Write ``<tar>.md5sum`` in ``md5sum`` output format (temporary name, then rename)."""
+    sidecar = tar_path.with_name(tar_path.name + ".md5sum")
+    tmp = sidecar.with_name(sidecar.name + ".partial")
+    tmp.write_text(md5sum_line(md5, tar_path.name), encoding="utf-8")
+    os.replace(tmp, sidecar)
+    return sidecar
+
+
+def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, members: Sequence[str] = (),
+             progress: Progress | None = None) -> SplitResult:
+    """Write every delivery unit of a package as ``<Project>_<OUS>_<mmm>_of_<nnn>.tar`` parts."""
+    progress = progress or SilentProgress()
+    packpath = Path(packpath)
+    units = find_units(packpath)
+    if members:
+        wanted = set(members)
+        units = [u for u in units if u.folder.rsplit("/", 1)[-1] in wanted or u.ous in wanted]
+        unknown = wanted - {u.folder.rsplit("/", 1)[-1] for u in units} - {u.ous for u in units}
+        if unknown:
+            raise UsageError(f"no member named {', '.join(sorted(unknown))} in {packpath}")
+    output.mkdir(parents=True, exist_ok=True)
+    result = SplitResult()
+    plans = [(unit, split_into_parts(unit_entries(packpath, unit), max_size)) for unit in units]
+    total_bytes = sum(e.size for _, parts in plans for part in parts for e in part)
+    total_files = sum(1 for _, parts in plans for part in parts for e in part if not e.is_dir)
+    progress.start(f"tarsplit: {packpath.name}", total_bytes, total_files)
+    for unit, parts in plans:
+        for number, part in enumerate(parts, 1):
+            name = part_name(packpath.name, unit.ous, number, len(parts))
+            size = tar_bytes(part)
+            if size > max_size:
+                biggest = max(part, key=lambda e: e.size)
+                warning = (f"{name}: {biggest.name} alone is bigger than the limit ({biggest.size} > {max_size} "
+                           "bytes); it has a part of its own")
+                log.warning("%s", warning)
+                result.warnings.append(warning)
+            md5, written = write_part(part, output / name, progress)
+            write_sidecar(output / name, md5)
+            result.tars.append((output / name, md5, written))
+    progress.finish()
+    return result

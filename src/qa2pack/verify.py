@@ -1,0 +1,443 @@
+"""Check a package or its delivery tars the way the archive's ingest does (SPEC section 10).
+
+Both inputs are read into one :class:`PackageView` (paths below the project folder, sizes,
+READMEs, md5s where computed); the same checks then run on either: layout, manifest
+(missing / extra / corrupted), READMEs whose tree names only existing files, no links, no
+empty tars, md5 sidecars, real uids everywhere when asked for, and a ``script/`` folder that
+``scriptForPI.py`` can use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+import tarfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .config import DEFAULT_CONFIG, FOLDER_KEYS, Config
+from .errors import InputError
+from .journal import MARKER
+from .manifest import CHUNK, Manifest, manifest_path, new_md5, parse_md5sum, read_manifest
+from .naming import (
+    GROUP_PLACEHOLDER,
+    GROUP_PREFIX,
+    MEMBER_PLACEHOLDER,
+    MEMBER_PREFIX,
+    SG_PLACEHOLDER,
+    SG_PREFIX,
+    UID_RE,
+    is_level_folder,
+    leading_uid,
+)
+from .progress import Progress, SilentProgress
+from .readme import parse_tree
+
+PART_RE = re.compile(r"^(?P<set>.+)_(?P<m>\d{3})_of_(?P<n>\d{3})\.tar$")
+# scriptForPI.py finds these by glob in script/; each must match at most once (SPEC section 10).
+UNIQUE_SCRIPT_GLOBS = (
+    ("*casa_piperestorescript.py",),
+    ("*casa_pipescript.py",),
+    ("*PPR*.xml", "*pprequest.xml"),
+    ("*pipeline_manifest.xml",),
+)
+CALIBRATION_SCRIPT_GLOB = "*uid*.ms.scriptForCalibration.py"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong: ``kind`` is missing, extra, corrupted, layout or ingest."""
+
+    kind: str
+    path: str
+    message: str
+
+
+@dataclass
+class PackageView:
+    """A package as verify sees it, from a folder or from tars; paths are below the project folder."""
+
+    project: str
+    files: dict[str, int] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+    links: list[str] = field(default_factory=list)
+    readmes: dict[str, str] = field(default_factory=dict)  # member folder -> README text
+    md5: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class VerifyReport:
+    """Everything verify checked and found."""
+
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+    tars: int = 0
+    checksums: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the package (or the tars) passed every check."""
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        """Problems by kind."""
+        out: dict[str, int] = defaultdict(int)
+        for problem in self.problems:
+            out[problem.kind] += 1
+        return dict(out)
+
+    def summary(self) -> str:
+        """One sentence for the terminal."""
+        checked = f"{self.files} files" + (f" in {self.tars} tars" if self.tars else "")
+        if self.ok:
+            return f"OK: {self.source}: {checked}, {self.checksums} checksums compared, every check passed"
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts().items()))
+        return f"FAILED: {self.source}: {checked}: {kinds}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the report as plain JSON (``verify --json``)."""
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "files": self.files,
+            "tars": self.tars,
+            "checksums": self.checksums,
+            "counts": self.counts(),
+            "problems": [{"kind": p.kind, "path": p.path, "message": p.message} for p in self.problems],
+            "notes": self.notes,
+        }
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _is_readme(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 4 and parts[3] == "README"
+
+
+def view_from_folder(packpath: Path) -> PackageView:
+    """Walk a package folder (one lstat per entry); READMEs are read, data are not."""
+    if not packpath.is_dir():
+        raise InputError(f"not a package folder: {packpath}")
+    view = PackageView(packpath.name)
+    for dirpath, dirnames, filenames in os.walk(packpath):
+        rel_dir = os.path.relpath(dirpath, packpath).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            rel = prefix + name
+            if stat.S_ISLNK(st.st_mode):
+                view.links.append(rel)
+            elif stat.S_ISDIR(st.st_mode):
+                view.dirs.add(rel)
+            else:
+                view.files[rel] = st.st_size
+                if _is_readme(rel):
+                    view.readmes[rel.rsplit("/", 1)[0]] = Path(full).read_text(encoding="utf-8", errors="replace")
+    return view
+
+
+class HashingReader:
+    """A read-only file object that md5-sums everything read through it."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.digest = new_md5()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Read and hash."""
+        data = self._handle.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Read (and hash) whatever the tar reader left: end blocks and record padding."""
+        while self.read(CHUNK):
+            pass
+
+
+def read_tar_into(view: PackageView, tar_path: Path, problems: list[Problem], hash_members: bool) -> tuple[str, int]:
+    """Stream one tar into the view (safety checks on every member); return (md5, file count)."""
+    project = view.project
+    count = 0
+    with open(tar_path, "rb") as raw:
+        reader = HashingReader(raw)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    name = member.name.rstrip("/")
+                    if name.startswith("/") or ".." in name.split("/"):
+                        problems.append(Problem("ingest", f"{tar_path.name}:{name}", "member path leaves the project folder"))
+                        continue
+                    if name != project and not name.startswith(project + "/"):
+                        problems.append(Problem("layout", f"{tar_path.name}:{name}",
+                                                f"member is not below the top entry {project}/"))
+                        continue
+                    rel = name[len(project) + 1:]
+                    if member.issym() or member.islnk():
+                        view.links.append(rel)
+                    elif member.isdir():
+                        if rel:
+                            view.dirs.add(rel)
+                    elif member.isfile():
+                        count += 1
+                        view.files[rel] = member.size
+                        handle = tar.extractfile(member)
+                        assert handle is not None
+                        digest = new_md5()
+                        data = b""
+                        while block := handle.read(CHUNK):
+                            if hash_members:
+                                digest.update(block)
+                            if _is_readme(rel):
+                                data += block
+                        if hash_members:
+                            view.md5[rel] = digest.hexdigest()
+                        if _is_readme(rel):
+                            view.readmes[rel.rsplit("/", 1)[0]] = data.decode("utf-8", "replace")
+                    else:
+                        problems.append(Problem("ingest", f"{tar_path.name}:{name}", "device, fifo or other special member"))
+        except tarfile.TarError as exc:
+            problems.append(Problem("corrupted", tar_path.name, f"not a readable tar file: {exc}"))
+        reader.drain()
+    return reader.digest.hexdigest(), count
+
+
+# -- checks --------------------------------------------------------------------------------------
+
+
+def check_layout(view: PackageView, config: Config = DEFAULT_CONFIG, expect_uids: bool = False,
+                 from_tars: bool = False) -> list[Problem]:
+    """Check the package tree: level folders, known member folders, no links, nothing half-written."""
+    problems = [Problem("ingest", rel, "symbolic link (the archive rejects packages with links)") for rel in view.links]
+    folders = {config.folder(key) for key in FOLDER_KEYS}
+    levels = ((SG_PLACEHOLDER, SG_PREFIX), (GROUP_PLACEHOLDER, GROUP_PREFIX), (MEMBER_PLACEHOLDER, MEMBER_PREFIX))
+    level_dirs: list[tuple[str, int]] = []
+    extra: list[str] = []
+    for rel in sorted(view.dirs | set(view.files)):
+        parts = rel.split("/")
+        depth, name, is_dir = len(parts) - 1, parts[-1], rel in view.dirs
+        if any(rel.startswith(e + "/") for e in extra):
+            continue  # inside something already reported
+        if rel == MARKER:
+            if not from_tars:
+                problems.append(Problem("layout", rel, "an interrupted run left this package incomplete"))
+            continue
+        if depth <= 2 and is_dir and is_level_folder(name, *levels[depth]):
+            level_dirs.append((rel, depth))
+            continue
+        package_item = (is_dir and name in folders) or (not is_dir and name == "README")
+        if depth >= 4 or (depth == 3 and parts[2] in folders):
+            continue  # the content of a package folder (group-level products included)
+        if depth == 2 and package_item:
+            continue  # group-level products
+        if depth == 3 and package_item and is_level_folder(parts[2], *levels[2]):
+            continue
+        extra.append(rel)
+        problems.append(Problem("extra", rel, "not part of the package layout"))
+    real_uids = expect_uids or any(rel.split("/")[-1].startswith(levels[d][1]) for rel, d in level_dirs)
+    for rel, depth in level_dirs:
+        name, prefix = rel.split("/")[-1], levels[depth][1]
+        if real_uids and not (name.startswith(prefix) and UID_RE.fullmatch(name[len(prefix):])):
+            problems.append(Problem("ingest", rel, f"placeholder folder name {name} where real uids are used"))
+    for rel, depth in level_dirs:
+        if depth == 2 and rel not in view.readmes:
+            problems.append(Problem("ingest", f"{rel}/README", "member folder without README"))
+    return problems
+
+
+def check_readmes(view: PackageView) -> list[Problem]:
+    """Every README's tree must name only files and folders that the package holds."""
+    problems = []
+    present = view.dirs | set(view.files)
+    for member, text in sorted(view.readmes.items()):
+        where = f"{member}/README"
+        parsed = parse_tree(text)
+        if parsed is None:
+            problems.append(Problem("ingest", where, "README holds no package tree (ending 'N directories, M files')"))
+            continue
+        root, paths, _ = parsed
+        if root != view.project:
+            problems.append(Problem("ingest", where, f"README tree starts at {root}, not at the project {view.project}"))
+            continue
+        for path in paths:
+            if path not in present:
+                problems.append(Problem("ingest", where, f"README lists {path}, which the package does not hold"))
+    return problems
+
+
+def check_scripts(view: PackageView, config: Config = DEFAULT_CONFIG) -> list[Problem]:
+    """scriptForPI.py's globs in each script/ folder must find at most one file each."""
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for rel in view.files:
+        parts = rel.split("/")
+        if len(parts) == 5 and parts[3] == config.script:
+            by_folder["/".join(parts[:4])].append(parts[4])
+    problems = []
+    for folder, names in sorted(by_folder.items()):
+        for globs in UNIQUE_SCRIPT_GLOBS:
+            found = sorted(n for n in names if any(fnmatch.fnmatchcase(n, g) for g in globs))
+            if len(found) > 1:
+                problems.append(Problem("ingest", folder, f"{' / '.join(globs)} matches {len(found)} files "
+                                                          f"({', '.join(found)}); scriptForPI.py needs one"))
+        per_eb: dict[str, list[str]] = defaultdict(list)
+        for name in names:
+            if fnmatch.fnmatchcase(name, CALIBRATION_SCRIPT_GLOB):
+                per_eb[leading_uid(name.split("__")[-1]) or name].append(name)
+        for uid, found in sorted(per_eb.items()):
+            if len(found) > 1:
+                problems.append(Problem("ingest", folder, f"{len(found)} calibration scripts for {uid}: {', '.join(sorted(found))}"))
+    return problems
+
+
+def check_against_manifest(view: PackageView, manifest: Manifest, scope: Iterable[str] | None = None,
+                           sizes: bool = True) -> tuple[list[Problem], int]:
+    """Compare the view with the manifest: missing, extra and corrupted files; return (problems, md5s compared)."""
+    prefixes = tuple(f"{s}/" for s in scope) if scope is not None else None
+
+    def in_scope(rel: str) -> bool:
+        return prefixes is None or rel.startswith(prefixes)
+
+    problems = []
+    compared = 0
+    expected = {rel: entry for rel, entry in manifest.entries.items() if in_scope(rel)}
+    for rel in sorted(set(expected) - set(view.files)):
+        problems.append(Problem("missing", rel, "in the manifest, not in the package"))
+    for rel in sorted(set(view.files) - set(expected)):
+        if in_scope(rel) and rel != MARKER:
+            problems.append(Problem("extra", rel, "in the package, not in the manifest"))
+    for rel in sorted(set(expected) & set(view.files)):
+        size, md5 = expected[rel]
+        if sizes and view.files[rel] != size:
+            problems.append(Problem("corrupted", rel, f"size {view.files[rel]}, the manifest says {size}"))
+        elif md5 is not None and rel in view.md5:
+            compared += 1
+            if view.md5[rel] != md5:
+                problems.append(Problem("corrupted", rel, f"md5 {view.md5[rel]}, the manifest says {md5}"))
+    return problems, compared
+
+
+# -- entry points ------------------------------------------------------------------------------------
+
+
+def _load_manifest(path: Path | None, fake_ok: bool, report: VerifyReport) -> tuple[Manifest | None, bool]:
+    """Return the manifest and whether sizes are comparable (not in fake/ticket packages)."""
+    if path is None or not path.exists():
+        report.notes.append("no manifest: files were not compared with one (layout and ingest checks only)")
+        return None, True
+    manifest = read_manifest(path)
+    mode = manifest.meta.get("mode", "")
+    if mode in ("fake", "ticket"):
+        if not fake_ok:
+            report.problems.append(Problem("ingest", path.name, f"made in {mode} mode: the files are empty "
+                                                                "placeholders, not a deliverable package (--fake-ok "
+                                                                "checks the names only)"))
+        return manifest, False
+    return manifest, True
+
+
+def verify_package(packpath: Path, manifest: Path | None = None, config: Config = DEFAULT_CONFIG,
+                   checksums: bool = True, expect_uids: bool = False, fake_ok: bool = False,
+                   progress: Progress | None = None) -> VerifyReport:
+    """Verify a package folder against its manifest and the ingest checks."""
+    packpath = Path(packpath)
+    report = VerifyReport(str(packpath))
+    view = view_from_folder(packpath)
+    report.files = len(view.files)
+    loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
+    if loaded is not None and checksums and sizes:
+        wanted = [(rel, str(packpath / rel)) for rel, (_, md5) in loaded.entries.items() if md5 and rel in view.files]
+        progress = progress or SilentProgress()
+        progress.start(f"verify: md5 of {packpath.name}", sum(view.files[r] for r, _ in wanted), len(wanted))
+        from .manifest import hash_files
+
+        view.md5 = hash_files(wanted, workers=2)
+        progress.finish()
+    report.problems += check_layout(view, config, expect_uids)
+    if loaded is not None:
+        problems, report.checksums = check_against_manifest(view, loaded, sizes=sizes)
+        report.problems += problems
+    report.problems += check_readmes(view)
+    report.problems += check_scripts(view, config)
+    return report
+
+
+def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Config = DEFAULT_CONFIG,
+                expect_uids: bool = False, fake_ok: bool = False, progress: Progress | None = None) -> VerifyReport:
+    """Verify delivery tars: sidecars, safety, completeness of each set, content and ingest checks."""
+    if not tars:
+        raise InputError("no tar files given")
+    report = VerifyReport(", ".join(t.name for t in tars[:3]) + (", ..." if len(tars) > 3 else ""))
+    report.tars = len(tars)
+    loaded, sizes = _load_manifest(manifest, fake_ok, report)
+    projects = set()
+    sets: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for tar in tars:
+        match = PART_RE.match(tar.name)
+        if not match:
+            report.problems.append(Problem("layout", tar.name, "not named <Project>_<OUS>_<mmm>_of_<nnn>.tar"))
+            projects.add(tar.name.split("_")[0])
+        else:
+            sets[match["set"]].add((int(match["m"]), int(match["n"])))
+            projects.add(match["set"].split("_")[0])
+    if len(projects) != 1:
+        raise InputError(f"the tars belong to several projects ({', '.join(sorted(projects))}); verify one at a time")
+    view = PackageView(projects.pop())
+    progress = progress or SilentProgress()
+    progress.start("verify: reading tars", sum(t.stat().st_size for t in tars if t.exists()), len(tars))
+    for tar in tars:
+        if not tar.is_file():
+            report.problems.append(Problem("missing", tar.name, "tar file does not exist"))
+            continue
+        if tar.stat().st_size == 0:
+            report.problems.append(Problem("ingest", tar.name, "empty tar file (the archive refuses it)"))
+            continue
+        before = len(view.files)
+        md5, count = read_tar_into(view, tar, report.problems, hash_members=loaded is not None)
+        if count == 0 and len(view.files) == before:
+            report.problems.append(Problem("ingest", tar.name, "tar holds no files"))
+        _check_sidecar(tar, md5, report)
+        progress.advance(1, tar.stat().st_size)
+    progress.finish()
+    for name, numbers in sorted(sets.items()):
+        totals = {n for _, n in numbers}
+        if len(totals) > 1:
+            report.problems.append(Problem("layout", name, f"parts disagree on the total ({sorted(totals)})"))
+        for number in range(1, max(totals) + 1):
+            if (number, max(totals)) not in numbers:
+                report.problems.append(Problem("missing", f"{name}_{number:03d}_of_{max(totals):03d}.tar",
+                                               "part of the set is missing"))
+    report.files = len(view.files)
+    report.problems += check_layout(view, config, expect_uids, from_tars=True)
+    if loaded is not None:
+        units = {"/".join(p.split("/")[:3]) for p in view.files if p.count("/") >= 3}
+        problems, report.checksums = check_against_manifest(view, loaded, scope=sorted(units), sizes=sizes)
+        report.problems += problems
+    report.problems += check_readmes(view)
+    report.problems += check_scripts(view, config)
+    return report
+
+
+def _check_sidecar(tar: Path, md5: str, report: VerifyReport) -> None:
+    sidecar = tar.with_name(tar.name + ".md5sum")
+    if not sidecar.is_file():
+        report.problems.append(Problem("missing", sidecar.name, "no md5 sidecar for this tar"))
+        return
+    recorded = parse_md5sum(sidecar.read_text(encoding="utf-8", errors="replace")).get(tar.name)
+    if recorded is None:
+        report.problems.append(Problem("corrupted", sidecar.name, f"does not name {tar.name}"))
+    elif recorded != md5:
+        report.problems.append(Problem("corrupted", tar.name, f"md5 {md5}, the sidecar says {recorded}"))
+    else:
+        report.checksums += 1

@@ -1,0 +1,187 @@
+"""Delivery tars: exact sizes, no part over the limit, nothing lost, md5 sidecars like md5sum."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path, PurePosixPath
+
+import pytest
+from factories import SB3, eb, project229_setup3
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa2pack import Mode, PackageOptions, package
+from qa2pack.cli import main
+from qa2pack.errors import InputError, UsageError
+from qa2pack.tarsplit import (
+    TarEntry,
+    find_units,
+    header_size,
+    make_tarinfo,
+    parse_size,
+    split_into_parts,
+    tar_bytes,
+    tarsplit,
+    write_part,
+)
+
+PROJECT = "2011.0.00229.S"
+
+
+def entries_for(sizes: list[int], names: list[str] | None = None) -> list[TarEntry]:
+    dirs = [f"{PROJECT}", f"{PROJECT}/sg_ouss_id", f"{PROJECT}/sg_ouss_id/group_ouss_id",
+            f"{PROJECT}/sg_ouss_id/group_ouss_id/member_ouss_id"]
+    out = [TarEntry(d, 0, header_size(d, 0, True), True) for d in dirs]
+    for n, size in enumerate(sizes):
+        name = f"{dirs[-1]}/{names[n] if names else f'f{n:04d}'}"
+        out.append(TarEntry(name, size, header_size(name, size, False), False))
+    return out
+
+
+@settings(derandomize=True, max_examples=80, deadline=None)
+@given(sizes=st.lists(st.integers(0, 30_000), min_size=1, max_size=60), limit=st.integers(40_000, 120_000))
+def test_parts_respect_the_limit_and_keep_every_file_once(sizes: list[int], limit: int) -> None:
+    entries = entries_for(sizes)
+    parts = split_into_parts(entries, limit)
+    files = [e for part in parts for e in part if not e.is_dir]
+    assert files == [e for e in entries if not e.is_dir]  # nothing lost, nothing doubled, order kept
+    assert all(tar_bytes(part) <= limit for part in parts)
+    for part in parts:  # every part holds the folders leading to its files
+        names = {e.name for e in part}
+        assert all(str(PurePosixPath(e.name).parent) in names for e in part if not e.is_dir)
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(name=st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=150),
+       size=st.sampled_from([0, 1, 511, 512, 8**11 - 1, 8**11, 10**12]), is_dir=st.booleans())
+def test_header_size_is_what_tarfile_writes(name: str, size: int, is_dir: bool) -> None:
+    full = f"{PROJECT}/{name}"
+    info = make_tarinfo(TarEntry(full, size, 0, is_dir, 0o644, 1_700_000_000))
+    assert header_size(full, size, is_dir, 0o644, 1_700_000_000) == len(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+
+def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:
+    long_name = "uid___A002_X3c9295_X8c.calibration/" + "x" * 120 + "/table.f0"
+    sources = []
+    for n, size in enumerate([0, 1, 511, 512, 513, 70_000]):
+        path = tmp_path / f"src{n}"
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"z" * (size % 256))
+        sources.append(path)
+    entries = entries_for([p.stat().st_size for p in sources],
+                          ["a", "b.png", "naïve ü.txt", long_name.replace("/", "_"), "c", "d"])
+    entries = [e if e.is_dir else TarEntry(e.name, e.size, e.header, False, 0o644, 1_700_000_000,
+                                           str(sources[int(i)])) for i, e in
+               ((str(n - 4) if not e.is_dir else "0", e) for n, e in enumerate(entries))]
+    target = tmp_path / "t.tar"
+    md5, size = write_part(entries, target)
+    assert size == target.stat().st_size == tar_bytes(entries)
+    assert md5 == hashlib.md5(target.read_bytes()).hexdigest()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.fixture
+def copy_package(build, tmp_path: Path) -> Path:
+    sb3 = build(project229_setup3(), "project229") / SB3
+    packpath = tmp_path / "pkg" / PROJECT
+    package(sb3, packpath, PackageOptions(mode=Mode.COPY))
+    return packpath
+
+
+def test_all_parts_untarred_in_one_place_rebuild_the_member_byte_for_byte(copy_package: Path, tmp_path: Path) -> None:
+    result = tarsplit(copy_package, tmp_path / "tars", max_size=120_000)
+    names = [p.name for p, _, _ in result.tars]
+    assert len(names) > 5
+    assert names[0] == f"{PROJECT}_member_ouss_id_001_of_{len(names):03d}.tar"
+    assert all(size <= 120_000 for _, _, size in result.tars)
+    out = tmp_path / "untarred"
+    for path, _, _ in result.tars:
+        with tarfile.open(path) as tar:
+            assert tar.getmembers()[0].name == PROJECT and tar.getmembers()[0].isdir()  # top entry <Project>/
+            tar.extractall(out, filter="data")
+    original = {p.relative_to(copy_package.parent): p for p in copy_package.rglob("*")}
+    rebuilt = {p.relative_to(out): p for p in (out / PROJECT).rglob("*")}
+    assert sorted(map(str, rebuilt)) == sorted(map(str, original))
+    for rel, path in original.items():
+        if path.is_file():
+            assert rebuilt[rel].read_bytes() == path.read_bytes(), rel
+
+
+def test_md5_sidecars_match_md5sum(copy_package: Path, tmp_path: Path) -> None:
+    result = tarsplit(copy_package, tmp_path / "tars", max_size=parse_size("300kB"))
+    md5sum = shutil.which("md5sum")
+    for path, md5, _ in result.tars:
+        sidecar = path.with_name(path.name + ".md5sum").read_text()
+        assert sidecar == f"{md5}  {path.name}\n"
+        if md5sum:
+            done = subprocess.run([md5sum, path.name], cwd=path.parent, capture_output=True, text=True, check=True)
+            assert done.stdout == sidecar
+
+
+def test_one_file_bigger_than_the_limit_gets_its_own_part(build, tmp_path: Path) -> None:
+    root = build(eb("SB/X1", "uid___A002_X20_X1") | {"SB/big.fits": "@fits"})
+    (root / "SB/big.fits").write_bytes(b"\0" * 400_000)
+    packpath = tmp_path / "P"
+    package(root, packpath, PackageOptions(mode=Mode.COPY))
+    result = tarsplit(packpath, tmp_path / "tars", max_size=150_000)
+    assert any("big.fits alone is bigger than the limit" in w for w in result.warnings)
+    listings = {}
+    for path, _, _ in result.tars:
+        with tarfile.open(path) as tar:
+            listings[path.name] = [m.name for m in tar.getmembers() if m.isfile()]
+    with_big = [name for name, files in listings.items() if any("big.fits" in f for f in files)]
+    assert len(with_big) == 1
+    assert listings[with_big[0]] == ["P/sg_ouss_id/group_ouss_id/member_ouss_id/product/big.fits"]
+
+
+def test_group_level_products_get_the_group_tar_name(copy_package: Path, tmp_path: Path) -> None:
+    group = copy_package / "sg_ouss_id/group_ouss_id"
+    (group / "product").mkdir()
+    (group / "product" / "combined_12m_7m.fits").write_bytes(b"fits" * 100)
+    units = find_units(copy_package)
+    assert [(u.level, u.ous) for u in units] == [("member", "member_ouss_id"), ("group", "group_ouss_id")]
+    result = tarsplit(copy_package, tmp_path / "tars")
+    assert [p.name for p, _, _ in result.tars] == [f"{PROJECT}_member_ouss_id_001_of_001.tar",
+                                                     f"{PROJECT}_group_ouss_id_001_of_001.tar"]
+    with tarfile.open(tmp_path / "tars" / f"{PROJECT}_group_ouss_id_001_of_001.tar") as tar:
+        assert f"{PROJECT}/sg_ouss_id/group_ouss_id/product/combined_12m_7m.fits" in tar.getnames()
+        assert not [n for n in tar.getnames() if "member_ouss_id" in n]
+
+
+def test_real_uid_member_names_are_used_in_tar_names(copy_package: Path, tmp_path: Path) -> None:
+    sg = copy_package / "science_goal.uid___A001_X1284_X265c"
+    (copy_package / "sg_ouss_id").rename(sg)
+    (sg / "group_ouss_id").rename(sg / "group.uid___A001_X1284_X265d")
+    (sg / "group.uid___A001_X1284_X265d/member_ouss_id").rename(sg / "group.uid___A001_X1284_X265d/member.uid___A001_X1284_X265f")
+    result = tarsplit(copy_package, tmp_path / "tars")
+    assert [p.name for p, _, _ in result.tars] == [f"{PROJECT}_uid___A001_X1284_X265f_001_of_001.tar"]
+
+
+def test_refusals(copy_package: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(UsageError, match="not a size"):
+        parse_size("fifty gigs")
+    (copy_package / ".qa2pack-incomplete").write_text("{}")
+    with pytest.raises(InputError, match="incomplete package"):
+        tarsplit(copy_package, tmp_path / "t")
+    (copy_package / ".qa2pack-incomplete").unlink()
+    fake = tmp_path / "fake" / PROJECT
+    package(next(copy_package.parent.parent.glob("project229")) / SB3, fake)
+    assert main(["tarsplit", str(fake)]) == 2
+    assert "made in fake mode" in capsys.readouterr().err
+    assert main(["tarsplit", str(fake), "--fake-ok", "--output", str(tmp_path / "ft"), "--json"]) == 0
+
+
+def test_sizes_parse_decimal_and_binary() -> None:
+    assert parse_size("50GB") == 50 * 10**9
+    assert parse_size("2GiB") == 2 * 2**30
+    assert parse_size("500MB") == 500 * 10**6
+    assert parse_size("123456") == 123456
+
+
+def test_tarinfo_has_no_owner_and_whole_seconds() -> None:
+    info = make_tarinfo(TarEntry("P/a", 3, 512, False, 0o600, 1_700_000_000))
+    buf = io.BytesIO(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+    assert len(buf.getvalue()) == 512 and info.uid == 0 and info.uname == ""
