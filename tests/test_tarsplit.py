@@ -10,10 +10,10 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 import pytest
-from factories import SB3, eb, project229_setup3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from factories import SB3, eb, project229_setup3
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.cli import main
 from qa2pack.errors import InputError, UsageError
@@ -61,7 +61,8 @@ def test_parts_respect_the_limit_and_keep_every_file_once(sizes: list[int], limi
 def test_header_size_is_what_tarfile_writes(name: str, size: int, is_dir: bool) -> None:
     full = f"{PROJECT}/{name}"
     info = make_tarinfo(TarEntry(full, size, 0, is_dir, 0o644, 1_700_000_000))
-    assert header_size(full, size, is_dir, 0o644, 1_700_000_000) == len(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+    rendered = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    assert header_size(full, size, is_dir, 0o644, 1_700_000_000) == len(rendered)
 
 
 def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from factories import SB3, project229_setup3
 
+from factories import SB3, project229_setup3
 from qa2pack import Mode, PackageOptions, package
 from qa2pack import deliver as deliver_module
 from qa2pack.cli import main

@@ -212,7 +212,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
-    """tarsplit + verify + md5sums.txt into DEST, all or nothing."""
+    """Tarsplit + verify + md5sums.txt into DEST, all or nothing."""
     from .deliver import deliver
     from .tarsplit import parse_size
 

@@ -95,17 +95,6 @@ class EmptyInodes:
                 os.unlink(source)
 
 
-# Each mode's transfer, made for one executor (tests swap these to inject failures).
-TRANSFERS: dict[Mode, Callable[[Executor], Transfer]] = {
-    Mode.FAKE: lambda executor: executor.empty.link,
-    Mode.TICKET: lambda executor: executor.empty.link,
-    Mode.HARD: lambda executor: hard_link,
-    Mode.COPY: lambda executor: copy_file,
-    Mode.MANIMGONLY: lambda executor: copy_file,
-    Mode.MOVE: lambda executor: executor.move_file,
-}
-
-
 # Threads per mode: copies overlap reading, hashing and writing; moves stay in journal order.
 THREADS: dict[Mode, int] = {Mode.COPY: 4, Mode.MANIMGONLY: 4}
 
@@ -407,3 +396,14 @@ class Executor:
         """Remove the marker: everything (package, manifest, ticket) is written."""
         if self.journal is not None:
             self.journal.finish()
+
+
+# Each mode's transfer, made for one executor (tests swap these to inject failures).
+TRANSFERS: dict[Mode, Callable[[Executor], Transfer]] = {
+    Mode.FAKE: lambda executor: executor.empty.link,
+    Mode.TICKET: lambda executor: executor.empty.link,
+    Mode.HARD: lambda executor: hard_link,
+    Mode.COPY: lambda executor: copy_file,
+    Mode.MANIMGONLY: lambda executor: copy_file,
+    Mode.MOVE: lambda executor: executor.move_file,
+}

@@ -17,6 +17,7 @@ import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from .errors import InputError, UsageError
 from .journal import MARKER
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
-TAR_FORMAT = tarfile.PAX_FORMAT
+TAR_FORMAT: Final = tarfile.PAX_FORMAT
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 DEFAULT_MAX_SIZE = 50 * 10**9

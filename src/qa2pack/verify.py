@@ -297,7 +297,8 @@ def check_scripts(view: PackageView, config: Config = DEFAULT_CONFIG) -> list[Pr
                 per_eb[leading_uid(name.split("__")[-1]) or name].append(name)
         for uid, found in sorted(per_eb.items()):
             if len(found) > 1:
-                problems.append(Problem("ingest", folder, f"{len(found)} calibration scripts for {uid}: {', '.join(sorted(found))}"))
+                listed = ", ".join(sorted(found))
+                problems.append(Problem("ingest", folder, f"{len(found)} calibration scripts for {uid}: {listed}"))
     return problems
 
 
