@@ -312,8 +312,7 @@ class Executor:
                 self.result.entries[action.target.as_posix()] = (action.size, None)
                 continue
             tmp = dst + ".tmp"
-            with open(tmp, "wb") as raw:
-                writer = HashingWriter(raw)
+            with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
                 with tarfile.open(fileobj=writer, mode="w:gz") as tar:  # type: ignore[call-overload]
                     folder = action.target.name[: -len(".tgz")]
                     for part in action.parts:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,18 +54,48 @@ def copy_with_md5(src: str, dst: str) -> str:
 
 
 class HashingWriter:
-    """A write-only file object that md5-sums what passes through it (tar parts, archives)."""
+    """A write-only file object that md5-sums what passes through it (tar parts, archives).
+
+    The md5 runs on a second thread (hashlib releases the GIL on large buffers), so hashing
+    overlaps reading and writing instead of adding to it; small writes (tar headers) are
+    gathered into 1 MiB batches first.  Use as a context manager, or call :meth:`close`.
+    """
+
+    _BATCH = 1 << 20
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
-        self.digest = new_md5()
+        self._digest = new_md5()
         self.size = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._hash, name="qa2pack-md5", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _hash(self) -> None:
+        while (block := self._queue.get()) is not None:
+            self._digest.update(block)
 
     def write(self, data: bytes) -> int:
-        """Write and hash ``data``."""
-        self.digest.update(data)
+        """Write ``data`` and hand it to the hashing thread."""
+        written = self._handle.write(data)
         self.size += len(data)
-        return self._handle.write(data)
+        if len(data) >= self._BATCH:
+            self._flush_pending()
+            self._queue.put(bytes(data))
+        else:
+            self._pending.append(bytes(data))
+            self._pending_size += len(data)
+            if self._pending_size >= self._BATCH:
+                self._flush_pending()
+        return written if written is not None else len(data)
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self._queue.put(b"".join(self._pending))
+            self._pending, self._pending_size = [], 0
 
     def flush(self) -> None:
         """Flush the underlying file."""
@@ -72,6 +104,26 @@ class HashingWriter:
     def tell(self) -> int:
         """Return the number of bytes written (tarfile asks)."""
         return self.size
+
+    def close(self) -> None:
+        """Finish hashing (the underlying file stays open)."""
+        if not self._closed:
+            self._closed = True
+            self._flush_pending()
+            self._queue.put(None)
+            self._thread.join()
+
+    @property
+    def digest(self) -> hashlib._Hash:
+        """The md5 of everything written (complete once closed)."""
+        self.close()
+        return self._digest
+
+    def __enter__(self) -> HashingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def md5sum_line(md5: str, name: str) -> str:

@@ -246,8 +246,7 @@ def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | Non
     """Write one tar part to a temporary name, rename it when complete; return (md5, size)."""
     progress = progress or SilentProgress()
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as raw:
-        writer = HashingWriter(raw)
+    with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
         with tarfile.open(fileobj=writer, mode="w", format=TAR_FORMAT,  # type: ignore[call-overload]
                           encoding=ENCODING, errors=ERRORS) as tar:
             tar.copybufsize = 4 << 20
