@@ -34,7 +34,7 @@ def test_run_packaging_script_from_seed_001_runs_unchanged(sb3: Path, tmp_path: 
     (work / "run_packaging.py").write_text(RUN_PACKAGING.format(origpath=sb3, mode=mode))
     done = subprocess.run([sys.executable, "run_packaging.py"], cwd=work, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "QA_Packager: INFO:" in done.stderr
+    assert "qa2pack: INFO:" in done.stderr
     member = work / "2011.0.00229.S/sg_ouss_id/group_ouss_id/member_ouss_id"
     assert (member / "README").read_text().startswith("Project code: 2011.0.00229.S\n")
     assert os.path.samefile(member / "script/scriptForImaging.py", sb3 / "scriptForImaging.py")

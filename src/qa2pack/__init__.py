@@ -6,8 +6,8 @@ existing ``run_packaging.py`` scripts run unchanged.
 """
 
 from ._version import __version__
-from .api import package, plan_package
-from .compat import QA_Packager
+from .api import package, plan_package, stage
+from .compat import QA_Packager, QA_Pipeline_Stager
 from .config import Config, load_config
 from .errors import Qa2packError
 from .model import Append, Mode, OusUids, Plan, Style
@@ -22,6 +22,7 @@ __all__ = [
     "PackageOptions",
     "Plan",
     "QA_Packager",
+    "QA_Pipeline_Stager",
     "Qa2packError",
     "RunReport",
     "Style",
@@ -29,4 +30,5 @@ __all__ = [
     "load_config",
     "package",
     "plan_package",
+    "stage",
 ]

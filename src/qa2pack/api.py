@@ -12,21 +12,23 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from ._version import __version__
-from .errors import ExecutionError, InputError, PackpathError, Qa2packError
+from .errors import ExecutionError, InputError, PackpathError, Qa2packError, UsageError
 from .execute import Executor
 from .fitsinfo import summarize_fits
 from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
-from .model import Append, Kind, PackageState, Plan, Skipped
+from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
 from .options import PackageOptions
 from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
 from .preflight import preflight
 from .probe import check_origpath, files_containing, read_package_state, scan_tree
 from .progress import Progress, SilentProgress
+from .readme import split_header
 from .report import RunReport
 from .ticket import write_ticket
 
@@ -151,19 +153,35 @@ def _manifest_entries(plan: Plan, packpath: Path, new: Entries) -> Entries:
     return {rel: entries.get(rel, (size, None)) for rel, size in on_disk.items()}
 
 
+def _roll_back_interrupted(pack: Path) -> list[str]:
+    """Undo a run that left its marker in packpath (moved files go home first)."""
+    if not (pack / MARKER).exists():
+        return []
+    note = roll_back(pack)
+    if note is None:
+        return []
+    log.warning("%s", note)
+    return [note]
+
+
+def _staged_readme_header(draft: Draft, externals: ExternalFiles) -> ExternalFiles:
+    """Keep the staged README's header when a pipeline style is run without --readme."""
+    if externals.readme_text is not None or not draft.options.style.pipeline:
+        return externals
+    for skipped in draft.skipped:
+        if skipped.source.endswith("README") and skipped.reason.startswith("README of the staged package"):
+            text = (draft.origpath / skipped.source).read_text(encoding="utf-8", errors="replace")
+            return replace(externals, readme_text=split_header(text))
+    return externals
+
+
 def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
             progress: Progress | None = None, started: str | None = None) -> RunReport:
     """Package origpath into packpath; see SPEC sections 4-7.  Returns the run report."""
     begin = time.monotonic()
-    started = started or datetime.now().isoformat(timespec="seconds")
     orig_real, pack = check_paths(Path(origpath), Path(packpath))
     externals = read_externals(options)
-    notes = []
-    if (pack / MARKER).exists():
-        note = roll_back(pack)
-        if note:
-            log.warning("%s", note)
-            notes.append(note)
+    notes = _roll_back_interrupted(pack)
     state = read_package_state(pack, with_listing=options.append is Append.PRODUCT,
                                with_sizes=options.append is not Append.REPLACE)
     check_packpath_state(state, options.append, pack)
@@ -171,28 +189,64 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
     link_notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason)
                   for n in scan.links]
     draft = draft_plan(scan.tree, scan.root, pack.name, options, state, externals, link_notes)
+    draft = replace(draft, externals=_staged_readme_header(draft, externals))
     plan = complete_plan(draft, gather_facts(draft))
+    return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
+
+
+def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
+             notes: list[str], with_ticket: bool) -> RunReport:
+    """Preflight, execute, then write the manifest (and ticket) and remove the marker."""
+    started = started or datetime.now().isoformat(timespec="seconds")
     preflight(plan, pack)
     pack.parent.mkdir(parents=True, exist_ok=True)
-    with run_log(pack, options.append) as log_path:
+    with run_log(pack, plan.append) as log_path:
         _log_plan(plan, pack)
         executor = Executor(plan, pack, progress or SilentProgress(), started)
         result = executor.run()
+        outputs = {"package": str(pack), "manifest": str(manifest_path(pack))}
         try:
             meta = {"package": pack.name, "mode": plan.mode.value, "created": started,
                     "origpath": str(plan.origpath), "qa2pack": __version__}
             write_manifest(manifest_path(pack), _manifest_entries(plan, pack, result.entries), meta)
-            tar_path, zip_path = write_ticket(pack, list(plan.ticket), plan.size_text)
+            if with_ticket:
+                tar_path, zip_path = write_ticket(pack, list(plan.ticket), plan.size_text)
+                outputs.update(ticket_tar=str(tar_path), ticket_zip=str(zip_path))
         except OSError as exc:
-            executor.journal.close() if executor.journal else None
+            if executor.journal is not None:
+                executor.journal.close()
             raise ExecutionError(f"failed while writing the manifest or ticket ({exc.strerror}: {exc.filename}); "
                                  f"the package is marked incomplete by {pack / MARKER}") from exc
         executor.commit()
-        report = RunReport(plan, pack, result.files, result.nbytes, time.monotonic() - begin, {
-            "package": str(pack), "manifest": str(manifest_path(pack)), "ticket_tar": str(tar_path),
-            "ticket_zip": str(zip_path), "log": str(log_path)}, notes)
+        outputs["log"] = str(log_path)
+        report = RunReport(plan, pack, result.files, result.nbytes, time.monotonic() - begin, outputs, notes)
         log.info("%s", report.summary())
     return report
 
 
-__all__ = ["Qa2packError", "check_paths", "package", "plan_package", "read_externals"]
+def stage(pipeline_root: str | Path, staged_root: str | Path, mode: Mode = Mode.FAKE, pi_script: str | Path | None = None,
+          pipe_readme: str | Path | None = None, ous_uids: OusUids | None = None, real_uids: bool = False,
+          progress: Progress | None = None, started: str | None = None) -> RunReport:
+    """Stage an ALMA Science Pipeline run as a delivery-style package (SPEC section 8, case 1)."""
+    from .stage import find_run, list_run, plan_stage
+
+    begin = time.monotonic()
+    if mode not in (Mode.HARD, Mode.COPY, Mode.FAKE):
+        raise UsageError(f"stage supports the modes hard, copy and fake, not {mode.value}")
+    run = find_run(Path(pipeline_root))
+    _, pack = check_paths(run.mous_dir, Path(staged_root))
+    externals = read_externals(PackageOptions(readme=Path(pipe_readme) if pipe_readme else None,
+                                              pi_script=Path(pi_script) if pi_script else None))
+    if real_uids:
+        if not (run.sous and run.gous):
+            raise UsageError("--real-uids: the run layout names no SOUS/GOUS uid; give them with --ous-uids")
+        ous_uids = OusUids(run.sous, run.gous, run.ppr.mous)
+    notes = _roll_back_interrupted(pack)
+    check_packpath_state(read_package_state(pack), Append.REPLACE, pack)
+    listing, logs, skipped = list_run(run)
+    pi = (externals.pi_script, externals.pi_script_size) if externals.pi_script else None
+    plan = plan_stage(run, pack.name, mode, listing, logs, pi, externals.readme_text, ous_uids, skipped)
+    return run_plan(plan, pack, progress, started, begin, notes, with_ticket=False)
+
+
+__all__ = ["Qa2packError", "check_paths", "package", "plan_package", "read_externals", "run_plan", "stage"]

@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 from ._version import __version__
 from .config import load_config
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, Qa2packError, UsageError
-from .model import Append, Mode, Style
+from .model import Append, Mode, OusUids, Style
+from .naming import normalize_uid
 from .options import PackageOptions
 from .progress import human_bytes, make_progress
 
@@ -76,6 +77,32 @@ def _add_packaging(parser: argparse.ArgumentParser, with_mode: bool = True) -> N
     parser.add_argument("--checksums", action="store_true",
                         help="md5 every file in hard and move modes too (reads all the data)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file overriding placement rules")
+    _add_uids(parser)
+
+
+def _add_uids(parser: argparse.ArgumentParser) -> None:
+    uids = parser.add_mutually_exclusive_group()
+    uids.add_argument("--ous-uids", metavar="SG,GROUP,MEMBER",
+                      help="name the levels science_goal.uid___.../group.uid___.../member.uid___... "
+                           "(uids as uid://A001/X1/X2 or uid___A001_X1_X2)")
+    uids.add_argument("--ppr", type=Path, metavar="F", help="take the three OUS uids from this PPR")
+
+
+def ous_uids_from_args(args: argparse.Namespace) -> OusUids | None:
+    """Parse ``--ous-uids SG,GROUP,MEMBER`` or read them from ``--ppr``."""
+    if getattr(args, "ous_uids", None):
+        parts = [p for p in args.ous_uids.split(",") if p.strip()]
+        if len(parts) != 3:
+            raise UsageError("--ous-uids needs three uids: SCIENCE_GOAL,GROUP,MEMBER")
+        return OusUids(*(normalize_uid(p) for p in parts))
+    if getattr(args, "ppr", None):
+        from .ppr import read_ppr
+
+        request = read_ppr(args.ppr)
+        if not (request.sous and request.gous):
+            raise UsageError(f"{args.ppr} names no SOUS/GOUS (its RelativePath); give them with --ous-uids")
+        return OusUids(request.sous, request.gous, request.mous)
+    return None
 
 
 def options_from_args(args: argparse.Namespace) -> PackageOptions:
@@ -92,6 +119,7 @@ def options_from_args(args: argparse.Namespace) -> PackageOptions:
         follow_links=args.follow_links,
         checksums=args.checksums,
         config=load_config(args.config),
+        ous_uids=ous_uids_from_args(args),
     )
 
 
@@ -132,6 +160,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         _emit_json(plan_to_json(plan))
     else:
         _out(args, render_plan(plan))
+    return EXIT_OK
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Stage an ALMA Science Pipeline run as a delivery-style package."""
+    from .api import stage
+
+    report = stage(args.pipeline_root, args.staged_root, Mode.parse(args.mode), args.pi_script, args.pipe_readme,
+                   ous_uids_from_args(args), args.real_uids, make_progress(args.json, args.quiet))
+    if args.json:
+        _emit_json(report.to_json())
+    elif not args.quiet:
+        for key, value in report.outputs.items():
+            _out(args, f"{key:>10}: {value}")
     return EXIT_OK
 
 
@@ -262,6 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_packaging(sub)
     _add_common(sub)
     sub.set_defaults(run=cmd_inspect)
+
+    sub = commands.add_parser("stage", help="stage an ALMA Science Pipeline run as a delivery-style package",
+                              description="Map what the pipeline's export step wrote into products/ into "
+                                          "STAGED_ROOT/sg_ouss_id/group_ouss_id/member_ouss_id/{calibration,qa,script,"
+                                          "product,log,README}. PIPELINE_ROOT is the run, its MOUS folder or "
+                                          "its products/ folder.")
+    sub.add_argument("pipeline_root", help="the pipeline run folder (or its MOUS folder, or products/)")
+    sub.add_argument("staged_root", help="the staged package folder (named by the project code)")
+    sub.add_argument("--mode", default="fake", help="hard, copy or fake (default fake)")
+    sub.add_argument("--pi-script", type=Path, metavar="F", help="copied into script/ as scriptForPI.py")
+    sub.add_argument("--pipe-readme", type=Path, metavar="F", help="the pipeline README header")
+    sub.add_argument("--real-uids", action="store_true", help="name the levels by the run's SOUS/GOUS/MOUS uids")
+    _add_uids(sub)
+    _add_common(sub)
+    sub.set_defaults(run=cmd_stage)
 
     sub = commands.add_parser("config", help="print the placement configuration as TOML",
                               description="Print the default placement rules (or those of --config FILE) as "

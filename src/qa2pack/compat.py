@@ -22,7 +22,7 @@ log = logging.getLogger("qa2pack")
 def _with_console_log() -> logging.Handler:
     """Show the run's messages on stderr, as the old module printed as it went."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("QA_Packager: %(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("qa2pack: %(levelname)s: %(message)s"))
     handler.setLevel(logging.INFO)
     log.addHandler(handler)
     if log.level == logging.NOTSET or log.level > logging.INFO:
@@ -77,5 +77,36 @@ def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str =
     handler = _with_console_log()
     try:
         return package(origpath, packpath, options)
+    finally:
+        log.removeHandler(handler)
+
+
+def QA_Pipeline_Stager(pipeline_root: str, staged_root: str, mode: str = "fake", PIscript: str = "",
+                       PIPE_README: str = "") -> RunReport:
+    """Stage pipeline output like the original ``QA_Pipeline_Stager`` (SPEC section 8, case 1).
+
+    Parameters
+    ----------
+    pipeline_root : str
+        The top folder of the pipeline results (the run, its MOUS folder, or ``products/``).
+    staged_root : str
+        The staged package folder (the project code).
+    mode : str
+        'hard', 'copy' or 'fake'.
+    PIscript : str
+        Copied into ``script/`` as ``scriptForPI.py`` ('' for none).
+    PIPE_README : str
+        A pipeline README used as the header of the staged README ('' for the template).
+
+    Returns
+    -------
+    RunReport
+        What was staged and what was not.
+    """
+    from .api import stage
+
+    handler = _with_console_log()
+    try:
+        return stage(pipeline_root, staged_root, Mode.parse(mode), PIscript or None, PIPE_README or None)
     finally:
         log.removeHandler(handler)

@@ -312,8 +312,8 @@ class Executor:
                 self.result.entries[action.target.as_posix()] = (action.size, None)
                 continue
             tmp = dst + ".tmp"
-            with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
-                with tarfile.open(fileobj=writer, mode="w:gz") as tar:  # type: ignore[call-overload]
+            with open(tmp, "wb") as raw, HashingWriter(raw) as writer, \
+                    tarfile.open(fileobj=writer, mode="w:gz") as tar:  # type: ignore[call-overload]
                     folder = action.target.name[: -len(".tgz")]
                     for part in action.parts:
                         self._add_to_archive(tar, part, folder)

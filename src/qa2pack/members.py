@@ -5,12 +5,22 @@ Pure functions over :class:`~qa2pack.model.Folder` trees: no disk access.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from .errors import NoEBProductsError
 from .model import Folder, Kind
-from .naming import asdm_uid, eb_uid_of, natural_key, natural_sorted
+from .naming import (
+    MEMBER_PLACEHOLDER,
+    MEMBER_PREFIX,
+    asdm_uid,
+    eb_uid_of,
+    is_level_folder,
+    leading_uid,
+    natural_key,
+    natural_sorted,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +46,12 @@ class MemberSource:
     name: str
     root: Folder
     eb_folders: tuple[EbFolder, ...]
+    named_uids: tuple[str, ...] = ()  # EBs known only from file names (a staged pipeline package)
 
     @property
     def eb_uids(self) -> tuple[str, ...]:
         """Every EB uid of the member, in natural order, without repeats."""
-        return tuple(natural_sorted({uid for eb in self.eb_folders for uid in eb.uids}))
+        return tuple(natural_sorted({uid for eb in self.eb_folders for uid in eb.uids} | set(self.named_uids)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,8 @@ class Context:
     folder: Folder
     eb: EbFolder | None  # the EB folder the folder is (or is inside), if any
     qa_place: bool  # QA2 files are looked for here: SB level, EB folder, qa2 folder
+    staged: tuple[str, str] | None = None  # (package folder key, path below it) inside a staged package
+    staged_root: bool = False  # the member folder of a staged package itself
 
 
 def asdm_names(tree: Folder) -> frozenset[str]:
@@ -114,9 +127,15 @@ def _ordered(rels: Iterable[str]) -> list[str]:
     return sorted(rels, key=lambda r: (natural_key(r), r))
 
 
-def folder_contexts(member: MemberSource, qa2_folders: Iterable[str]) -> Iterator[Context]:
-    """Yield the context of every folder of a member, parents first."""
+def folder_contexts(member: MemberSource, qa2_folders: Iterable[str],
+                    kept_folders: Mapping[str, str] | None = None) -> Iterator[Context]:
+    """Yield the context of every folder of a member, parents first.
+
+    ``kept_folders`` (pipeline styles) maps package folder names to their keys: inside a staged
+    member (:func:`is_staged_member`) such a folder keeps its content where it is.
+    """
     qa2_names = frozenset(qa2_folders)
+    kept = kept_folders or {}
     by_rel = {eb.rel: eb for eb in member.eb_folders}
     # The SB level: the member root and every folder on the way down to an EB folder.
     sb_level = {member.root.rel}
@@ -127,12 +146,51 @@ def folder_contexts(member: MemberSource, qa2_folders: Iterable[str]) -> Iterato
             if _inside(prefix, member.root.rel):
                 sb_level.add(prefix)
 
-    def visit(folder: Folder, eb: EbFolder | None) -> Iterator[Context]:
+    def visit(folder: Folder, eb: EbFolder | None, staged: tuple[str, str] | None) -> Iterator[Context]:
         eb = by_rel.get(folder.rel, eb)
         is_eb_folder = eb is not None and eb.rel == folder.rel
         qa_place = is_eb_folder or folder.name in qa2_names or (eb is None and folder.rel in sb_level)
-        yield Context(folder, eb, qa_place)
+        staged_member = bool(kept) and staged is None and is_staged_member(folder, kept)
+        yield Context(folder, eb, qa_place, staged, staged_member)
         for child in folder.folders:
-            yield from visit(child, eb)
+            if staged is not None:
+                child_staged: tuple[str, str] | None = (staged[0], f"{staged[1]}/{child.name}".lstrip("/"))
+            elif staged_member and child.name in kept:
+                child_staged = (kept[child.name], "")
+            else:
+                child_staged = None
+            yield from visit(child, eb, child_staged)
 
-    yield from visit(member.root, None)
+    yield from visit(member.root, None, None)
+
+
+PPR_PATTERNS = ("PPR*.xml", "*PPR_*.xml", "*pprequest.xml")
+
+
+def is_staged_member(folder: Folder, kept_folders: Mapping[str, str]) -> bool:
+    """Tell a staged package's member folder: a level name, or a script/ holding a PPR."""
+    if is_level_folder(folder.name, MEMBER_PLACEHOLDER, MEMBER_PREFIX):
+        return True
+    script = next((f for f in folder.folders if kept_folders.get(f.name) == "script"), None)
+    return script is not None and any(fnmatchcase(e.name, p) for e in script.files for p in PPR_PATTERNS)
+
+
+def staged_members(tree: Folder, kept_folders: Mapping[str, str]) -> list[MemberSource]:
+    """Return the member folders of a staged pipeline package (pipeline styles, SPEC section 8 case 2).
+
+    Their EB folders are those inside them (``calibrated/`` once scriptForPI.py ran); EB uids
+    are also read from the staged file names, so a package nobody restored yet still works.
+    """
+    found = [f for f in tree.walk() if is_staged_member(f, kept_folders)]
+    eb_folders = find_eb_folders(tree)
+    members = []
+    for folder in sorted(found, key=lambda f: (natural_key(f.rel), f.rel)):
+        inside = tuple(eb_folders[r] for r in _ordered(eb_folders) if _inside(r, folder.rel))
+        uids = set()
+        for sub in folder.walk():
+            for entry in sub.files:  # <eb>.ms.flagversions.tgz, <eb>.ms.calapply.txt, <eb>_flagtemplate.txt
+                uid = leading_uid(entry.name)
+                if uid and (".ms." in entry.name or "flagtemplate" in entry.name):
+                    uids.add(uid)
+        members.append(MemberSource(folder.name, folder, inside, tuple(natural_sorted(uids))))
+    return members

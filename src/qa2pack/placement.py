@@ -36,6 +36,7 @@ class Rules:
     include_ms: bool = True
     include_asdm: bool = False
     asdms: frozenset[str] = frozenset()
+    pipeline: bool = False
 
 
 def matches(name: str, patterns: Iterable[str]) -> bool:
@@ -64,9 +65,23 @@ def _qa_name(name: str, ctx: Context) -> str:
     return name
 
 
+def _staged(name: str, ctx: Context) -> Placement | None:
+    """Inside a staged pipeline package, delivered files stay where the stager put them."""
+    if ctx.staged is None:
+        return None
+    folder, below = ctx.staged
+    return Placement(folder, name, "staged pipeline product (kept)", below or None,
+                     collision_prefix=f"{ctx.folder.name}__")
+
+
 def place_file(name: str, ctx: Context, rules: Rules) -> Placement | str:
     """Return where a regular file goes, or the reason it is not packaged."""
     cfg = rules.config
+    staged = _staged(name, ctx)
+    if staged is not None:
+        return staged
+    if ctx.staged_root and name == "README":
+        return "README of the staged package (rewritten; its header is kept unless --readme is given)"
     prefix = _collision_prefix(ctx, name)
     if matches(name, cfg.ephemeris_patterns):
         return Placement("calibrated", name, "ephemeris (*.eph)", collision_prefix=prefix)
@@ -109,6 +124,9 @@ def place_unit(unit: Unit, ctx: Context, rules: Rules) -> Placement | str:
     """Return where a folder copied whole goes, or the reason it is not packaged."""
     cfg = rules.config
     name = unit.name
+    staged = _staged(name, ctx)
+    if staged is not None and unit.kind is not Kind.MS:
+        return staged
     prefix = _collision_prefix(ctx, name)
     if unit.kind is Kind.ASDM:
         if not rules.include_asdm:

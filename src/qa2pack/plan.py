@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from ._version import __version__
 from .config import Config
 from .errors import EphemerisConflictError, PackpathError, UsageError
-from .members import Context, MemberSource, asdm_names, find_members, folder_contexts
+from .members import Context, MemberSource, asdm_names, find_members, folder_contexts, staged_members
 from .model import (
     Action,
     Append,
@@ -258,10 +258,16 @@ def _absorb_named_folders(folder: Folder, patterns: Sequence[str]) -> Folder:
     return replace(folder, folders=tuple(keep), units=tuple(absorbed))
 
 
+def _kept_folders(config: Config) -> dict[str, str]:
+    """Package folders whose content a pipeline style keeps as staged (not raw/ or calibrated/)."""
+    return {config.folder(key): key for key in ("product", "calibration", "qa", "script", "log")}
+
+
 def _candidates(member: MemberSource, rules: Rules) -> tuple[list[Candidate], list[Skipped]]:
     cands: list[Candidate] = []
     skipped: list[Skipped] = []
-    for ctx in folder_contexts(member, rules.config.qa2_folders):
+    kept = _kept_folders(rules.config) if rules.pipeline else None
+    for ctx in folder_contexts(member, rules.config.qa2_folders, kept):
         _place_folder(ctx, rules, cands, skipped)
     return cands, skipped
 
@@ -283,14 +289,24 @@ def _place_folder(ctx: Context, rules: Rules, cands: list[Candidate], skipped: l
 
 
 def _outside(tree: Folder, members: Sequence[MemberSource]) -> list[Skipped]:
-    """Everything of a multi-member tree that belongs to no member is reported, never dropped."""
+    """Everything that belongs to no member is reported, never dropped."""
     roots = {m.root.rel for m in members}
-    if "" in roots:
-        return []
-    reason = "outside every member folder (origpath holds several members)"
-    out = [Skipped(f.name, Kind.FILE, reason) for f in tree.files]
-    out += [Skipped(u.rel, u.kind, reason) for u in tree.units]
-    out += [Skipped(f.rel, Kind.FOLDER, reason) for f in tree.folders if f.rel not in roots]
+    reason = "outside every member folder"
+    out: list[Skipped] = []
+
+    def visit(folder: Folder) -> None:
+        if folder.rel in roots:
+            return
+        if not any(r.startswith(folder.rel + "/") or folder.rel == "" for r in roots):
+            out.append(Skipped(folder.rel, Kind.FOLDER, reason))
+            return
+        prefix = f"{folder.rel}/" if folder.rel else ""
+        out.extend(Skipped(prefix + f.name, Kind.FILE, reason) for f in folder.files)
+        out.extend(Skipped(u.rel, u.kind, reason) for u in folder.units)
+        for child in folder.folders:
+            visit(child)
+
+    visit(tree)
     return out
 
 
@@ -439,8 +455,11 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
     """Place everything found in origpath; raise on bad input before anything is written."""
     config = options.config
     tree = _absorb_named_folders(scan_tree, config.qa2_others)
-    members = find_members(tree)
-    rules = Rules(config, options.include_ms, options.include_asdm, asdm_names(tree))
+    pipeline = options.style.pipeline
+    # A pipeline style works on a staged package: its member folders are the members.
+    members = staged_members(tree, _kept_folders(config)) if pipeline else []
+    members = members or find_members(tree)
+    rules = Rules(config, options.include_ms, options.include_asdm, asdm_names(tree), pipeline)
     sg, group, names, new_dirs = _level_folders(len(members), options, state)
     skipped: list[Skipped] = list(link_notes) + _outside(tree, members)
     findings: list[Finding] = []

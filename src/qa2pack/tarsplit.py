@@ -246,20 +246,20 @@ def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | Non
     """Write one tar part to a temporary name, rename it when complete; return (md5, size)."""
     progress = progress or SilentProgress()
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
-        with tarfile.open(fileobj=writer, mode="w", format=TAR_FORMAT,  # type: ignore[call-overload]
-                          encoding=ENCODING, errors=ERRORS) as tar:
-            tar.copybufsize = 4 << 20
-            for n, entry in enumerate(entries):
-                info = make_tarinfo(entry)
-                if entry.is_dir:
-                    tar.addfile(info)
-                else:
-                    with open(entry.source, "rb") as handle:
-                        tar.addfile(info, handle)
-                progress.advance(0 if entry.is_dir else 1, entry.size)
-                if n % 1024 == 1023:
-                    del tar.members[:]  # write mode never needs them; keeps memory flat
+    with open(tmp, "wb") as raw, HashingWriter(raw) as writer, \
+            tarfile.open(fileobj=writer, mode="w", format=TAR_FORMAT,  # type: ignore[call-overload]
+                         encoding=ENCODING, errors=ERRORS) as tar:
+        tar.copybufsize = 4 << 20
+        for n, entry in enumerate(entries):
+            info = make_tarinfo(entry)
+            if entry.is_dir:
+                tar.addfile(info)
+            else:
+                with open(entry.source, "rb") as handle:
+                    tar.addfile(info, handle)
+            progress.advance(0 if entry.is_dir else 1, entry.size)
+            if n % 1024 == 1023:
+                del tar.members[:]  # write mode never needs them; keeps memory flat
     expected = tar_bytes(entries)
     if writer.size != expected:  # the sizes were computed from the very headers written
         tmp.unlink()
