@@ -163,7 +163,7 @@ def current_run(root: Path, extra: dict[str, str] | None = None) -> Path:
         f"{m}.s38_0.Target.spw16.cube.I.pbcor.fits": "",
         f"{m}.cont.dat": "Field: Target\n",
     }
-    for n, session in enumerate(c["sessions"], 1):
+    for n, _session in enumerate(c["sessions"], 1):
         products[f"{m}.session_{n}.caltables.tgz"] = "caltables"
         products[f"{m}.session_{n}.auxcaltables.tgz"] = "aux caltables"
     for ebs in c["sessions"].values():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from factories import tree_listing
 from pipeline_factories import CURRENT, CYCLE4, current_run, cycle4_run
-
 from qa2pack import Mode, OusUids, PackageOptions, QA_Pipeline_Stager, Style, package, stage
 from qa2pack.casatables import make_asdm, make_fits
 from qa2pack.cli import main
