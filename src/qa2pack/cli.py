@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -272,6 +273,91 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_restore_prep(args: argparse.Namespace) -> int:
+    """Unpack delivered data for scriptForPI.py and check it first."""
+    from .restore import restore_prep
+
+    report = restore_prep([Path(p) for p in args.inputs], Path(args.into), args.spacesaving, args.write_ppr,
+                          make_progress(args.json, args.quiet))
+    if args.json:
+        _emit_json(report.to_json())
+        return EXIT_OK
+    for warning in report.warnings:
+        log.warning("%s", warning)
+    for member in report.members:
+        _out(args, f"{member.folder}: {len(member.asdms)} ASDM(s) in raw/ for {len(member.named_ebs)} EB(s) named "
+                   f"by the scripts ({'pipeline' if member.pipeline else 'analyst'} calibration)")
+    for ppr in report.pprs:
+        _out(args, f"restore PPR written: {ppr}")
+    _out(args, f"scriptForPI.py will need about {human_bytes(report.needed)} (SPACESAVING={report.spacesaving}); "
+               f"{human_bytes(report.free)} are free")
+    _out(args, "next:")
+    for command in report.commands:
+        _out(args, f"  {command}")
+    return EXIT_OK
+
+
+def cmd_workspace_start(args: argparse.Namespace) -> int:
+    """Create an SB's QA2 working tree."""
+    from .workspace import start
+
+    report = start(Path(args.sb_dir), Path(args.asdm_dir) if args.asdm_dir else None, args.project, args.move)
+    if args.json:
+        _emit_json({"reduction": str(report.reduction), "eb_folders": {k: str(v) for k, v in report.eb_folders.items()},
+                    "created": [str(p) for p in report.created], "kept": [str(p) for p in report.kept]})
+        return EXIT_OK
+    for path in report.created:
+        _out(args, f"created  {path}")
+    for path in report.kept:
+        _out(args, f"kept     {path} (exists already)")
+    return EXIT_OK
+
+
+def cmd_workspace_clear(args: argparse.Namespace) -> int:
+    """Clear an EB folder back to its ASDM and calibration script."""
+    from .workspace import apply_clear, plan_clear
+
+    plan = plan_clear(Path(args.eb_dir))
+    if not args.json:
+        _out(args, "Keeping the following files:")
+        for path in plan.keep:
+            _out(args, f"  - {path.name}")
+        _out(args, f"Removing {len(plan.remove)} entries ({human_bytes(sum(plan.sizes.values()))}):")
+        for path in plan.remove:
+            _out(args, f"  - {path.name}")
+    if not plan.remove:
+        return EXIT_OK
+    if not args.yes:
+        if args.json or not sys.stdin.isatty():
+            raise UsageError("clear deletes files: confirm on a terminal, or pass --yes")
+        if input("Continue? (y/[N]) ").strip().lower() not in ("y", "yes"):
+            _out(args, "Nothing was removed.")
+            return EXIT_OK
+    apply_clear(plan)
+    if args.json:
+        _emit_json({"folder": str(plan.folder), "kept": [p.name for p in plan.keep],
+                    "removed": [p.name for p in plan.remove]})
+    else:
+        _out(args, "Deleting files ... done")
+    return EXIT_OK
+
+
+def cmd_workspace_fluxequal(args: argparse.Namespace) -> int:
+    """Link the EBs' calibrated MSs and fluxscale files into calibrated/."""
+    from .workspace import fluxequal_start
+
+    report = fluxequal_start(Path(args.sb_dir))
+    if args.json:
+        _emit_json({"calibrated": str(report.calibrated), "linked": [p.name for p in report.linked],
+                    "existing": [p.name for p in report.existing]})
+        return EXIT_OK
+    for link in report.linked:
+        _out(args, f"linked   {link.name} -> {os.readlink(link)}")
+    for link in report.existing:
+        _out(args, f"kept     {link.name} (exists already)")
+    return EXIT_OK
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -370,6 +456,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fake-ok", action="store_true", help="deliver a fake/ticket package anyway (for tests)")
     _add_common(sub)
     sub.set_defaults(run=cmd_deliver)
+
+    sub = commands.add_parser("restore-prep", help="unpack delivered data for scriptForPI.py, checked first",
+                              description="Unpack product tars (*_001_of_001.tar, *_auxiliary.tar) and raw ASDM tars "
+                                          "(<Project>_<EB uid>.asdm.sdm.tar) or folders safely into DIR, put raw/ "
+                                          "beside script/, check the ASDMs the scripts name, that calibrated/ does "
+                                          "not exist and the free space, and print the command to run next.")
+    sub.add_argument("inputs", nargs="+", metavar="TAR_OR_DIR", help="product and raw tars, or folders")
+    sub.add_argument("--into", required=True, metavar="DIR", help="where to unpack (created if needed)")
+    sub.add_argument("--spacesaving", type=int, default=1, metavar="N",
+                     help="the SPACESAVING scriptForPI.py will run with (default 1; 0-3)")
+    sub.add_argument("--write-ppr", action="store_true", help="also write a restore PPR (hifa_restoredata)")
+    _add_common(sub)
+    sub.set_defaults(run=cmd_restore_prep)
+
+    sub = commands.add_parser("workspace", help="QA2 workspace helpers: start an SB, clear an EB, flux equalisation",
+                              description="Helpers around the packager for the analyst's QA2 working tree.")
+    actions = sub.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    act = actions.add_parser("start", help="create an SB's working tree from its ASDMs",
+                             description="Create SB_DIR/<SB>/ with one EB folder per ASDM (named like X66d, holding "
+                                         "a link to the ASDM, or the ASDM with --move), calibrated/, the SB and EB "
+                                         "checklist templates, README.header.txt and packaging/{ticket,hard}/"
+                                         "run_packaging.py. Existing files are never overwritten.")
+    act.add_argument("sb_dir", help="the SB folder (its name is the SB name)")
+    act.add_argument("--asdm-dir", metavar="D", help="where the ASDMs are (default: SB_DIR)")
+    act.add_argument("--project", metavar="CODE", help="project code (default: the parent folder name, if it is one)")
+    act.add_argument("--move", action="store_true", help="move the ASDMs into the EB folders instead of linking")
+    _add_common(act)
+    act.set_defaults(run=cmd_workspace_start)
+    act = actions.add_parser("clear", help="remove everything in an EB folder but its ASDM and calibration script",
+                             description="List what goes, ask, then remove everything in EB_DIR except the ASDM "
+                                         "(or the link to it) and *.scriptForCalibration.py. Refuses a folder "
+                                         "without an ASDM.")
+    act.add_argument("eb_dir", help="the EB folder")
+    act.add_argument("--yes", action="store_true", help="do not ask")
+    _add_common(act)
+    act.set_defaults(run=cmd_workspace_clear)
+    act = actions.add_parser("fluxequal-start", help="link the EBs' *.ms.split.cal and *.fluxscale into calibrated/",
+                             description="Make relative links in calibrated/ to every EB's *.ms.split.cal and "
+                                         "*.fluxscale, for flux equalisation. Existing names are left alone.")
+    act.add_argument("sb_dir", help="the SB folder (or its reduction folder)")
+    _add_common(act)
+    act.set_defaults(run=cmd_workspace_fluxequal)
     return parser
 
 

@@ -33,7 +33,6 @@ from .naming import (
     SG_PREFIX,
     UID_RE,
     is_level_folder,
-    leading_uid,
 )
 from .progress import Progress, SilentProgress
 from .readme import parse_tree
@@ -294,7 +293,8 @@ def check_scripts(view: PackageView, config: Config = DEFAULT_CONFIG) -> list[Pr
         per_eb: dict[str, list[str]] = defaultdict(list)
         for name in names:
             if fnmatch.fnmatchcase(name, CALIBRATION_SCRIPT_GLOB):
-                per_eb[leading_uid(name.split("__")[-1]) or name].append(name)
+                found = UID_RE.search(name)
+                per_eb[found.group(0) if found else name].append(name)
         for uid, found in sorted(per_eb.items()):
             if len(found) > 1:
                 listed = ", ".join(sorted(found))
