@@ -161,3 +161,11 @@ def test_deliver_refuses_a_broken_package_and_writes_nothing(packpath: Path, tmp
     assert code == 1
     assert "failed verification" in capsys.readouterr().err
     assert not (tmp_path / "delivery").exists() and not partial_path(tmp_path / "delivery").exists()
+
+
+def test_two_calibration_scripts_for_one_eb_are_an_ingest_problem(packpath: Path) -> None:
+    script = packpath / MEMBER / "script"
+    (script / "X8c__uid___A002_X3c9295_X8c.ms.scriptForCalibration.py").write_text("# copy\n")
+    report = verify_package(packpath, checksums=False)
+    assert any("2 calibration scripts for uid___A002_X3c9295_X8c" in p.message for p in report.problems)
+    assert not any("uid___A002_X3dc0e7_X528" in p.message for p in report.problems if p.kind == "ingest")

@@ -293,8 +293,8 @@ def check_scripts(view: PackageView, config: Config = DEFAULT_CONFIG) -> list[Pr
         per_eb: dict[str, list[str]] = defaultdict(list)
         for name in names:
             if fnmatch.fnmatchcase(name, CALIBRATION_SCRIPT_GLOB):
-                found = UID_RE.search(name)
-                per_eb[found.group(0) if found else name].append(name)
+                match = UID_RE.search(name)
+                per_eb[match.group(0) if match else name].append(name)
         for uid, found in sorted(per_eb.items()):
             if len(found) > 1:
                 listed = ", ".join(sorted(found))
