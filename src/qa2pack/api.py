@@ -19,7 +19,7 @@ from pathlib import Path
 from ._version import __version__
 from .errors import ExecutionError, InputError, PackpathError, Qa2packError, UsageError
 from .execute import Executor
-from .fitsinfo import summarize_fits
+from .fitsinfo import preload, summarize_fits
 from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
@@ -179,6 +179,7 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
             progress: Progress | None = None, started: str | None = None) -> RunReport:
     """Package origpath into packpath; see SPEC sections 4-7.  Returns the run report."""
     begin = time.monotonic()
+    preload()  # the README's image summary needs astropy; import it while the tree is walked
     orig_real, pack = check_paths(Path(origpath), Path(packpath))
     externals = read_externals(options)
     notes = _roll_back_interrupted(pack)

@@ -220,8 +220,9 @@ def cmd_tarsplit(args: argparse.Namespace) -> int:
         _emit_json({"tars": [{"path": str(p), "md5": md5, "size": size} for p, md5, size in result.tars],
                     "warnings": result.warnings})
         return EXIT_OK
-    for path, md5, size in result.tars:
-        _out(args, f"{md5}  {path}  ({human_bytes(size)})")
+    if not args.quiet:
+        for path, md5, size in result.tars:
+            _out(args, f"{md5}  {path}  ({human_bytes(size)})")
     return EXIT_OK
 
 

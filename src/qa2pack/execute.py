@@ -14,9 +14,11 @@ import os
 import shutil
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .errors import CrossDeviceError, ExecutionError, Qa2packError
@@ -69,23 +71,31 @@ class EmptyInodes:
         self.per_inode = per_inode
         self.sources: list[str] = []
         self._count = per_inode
+        self._lock = threading.Lock()
+
+    def _source(self) -> str:
+        with self._lock:
+            if self._count >= self.per_inode:
+                name = f".qa2pack-empty-{len(self.sources)}"
+                self.record(name)
+                self.sources.append(str(self.folder / name))
+                fake_file("", self.sources[-1])
+                self._count = 0
+            self._count += 1
+            return self.sources[-1]
 
     def link(self, src: str, dst: str) -> str | None:
         """Make ``dst`` an empty file (a link to the current shared empty inode)."""
-        if self._count >= self.per_inode:
-            name = f".qa2pack-empty-{len(self.sources)}"
-            self.record(name)
-            self.sources.append(str(self.folder / name))
-            fake_file("", self.sources[-1])
-            self._count = 0
+        source = self._source()
         try:
-            os.link(self.sources[-1], dst)
+            os.link(source, dst)
         except OSError as exc:
             if exc.errno != errno.EMLINK:
                 raise
-            self._count = self.per_inode  # this file system allows fewer links: start a new one
+            with self._lock:
+                if self.sources[-1] == source:
+                    self._count = self.per_inode  # this file system allows fewer links: start a new one
             return self.link(src, dst)
-        self._count += 1
         return None
 
     def remove_sources(self) -> None:
@@ -95,50 +105,38 @@ class EmptyInodes:
                 os.unlink(source)
 
 
-# Threads per mode: copies overlap reading, hashing and writing; moves stay in journal order.
-THREADS: dict[Mode, int] = {Mode.COPY: 4, Mode.MANIMGONLY: 4}
+# Threads per mode: transfers are mostly system calls, which release the GIL, so a second and
+# further threads overlap them (copies also overlap reading, hashing and writing).  move stays
+# on one thread so that its journal is in the order of the renames.
+THREADS: dict[Mode, int] = {Mode.COPY: 4, Mode.MANIMGONLY: 4, Mode.HARD: 2, Mode.FAKE: 2, Mode.TICKET: 2}
+_CHUNK_FILES = 512
+_CHUNK_BYTES = 256 << 20
+
+Done = list[tuple[str, int, "str | None"]]  # (package-relative path, size, md5)
 
 
-def _run_parallel(work: list[tuple[_Job, Callable[[str, str], str | None]]], workers: int,
-                  progress: Progress) -> list[tuple[_Job, str | None]]:
-    """Run transfers on ``workers`` threads, each on its own share (balanced by bytes).
+def run_tasks(tasks: Iterator[Callable[[], Done]], workers: int, abort: threading.Event) -> Iterator[Done]:
+    """Run tasks on ``workers`` threads, at most a few queued at a time (memory stays flat).
 
-    One future per thread rather than per file keeps the overhead flat for 100k small files;
-    the first failure stops the other threads at their next file.
+    The first failure sets ``abort`` (tasks check it between files) and is raised once the
+    tasks already running have stopped.
     """
-    if workers <= 1 or len(work) <= 1:
-        out = []
-        for job, transfer in work:
-            out.append((job, transfer(job.src, job.dst)))
-            progress.advance(1, job.size)
-        return out
-    shares: list[list[tuple[_Job, Callable[[str, str], str | None]]]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for item in sorted(work, key=lambda w: -w[0].size):
-        slot = loads.index(min(loads))
-        shares[slot].append(item)
-        loads[slot] += item[0].size + 4096  # a small cost per file, so many empty files also spread out
-    abort = threading.Event()
-    lock = threading.Lock()
-
-    def run(share: list[tuple[_Job, Callable[[str, str], str | None]]]) -> list[tuple[_Job, str | None]]:
-        done = []
+    if workers <= 1:
+        for task in tasks:
+            yield task()
+        return
+    pending: deque[Future[Done]] = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
-            for job, transfer in share:
-                if abort.is_set():
-                    break
-                done.append((job, transfer(job.src, job.dst)))
-                with lock:
-                    progress.advance(1, job.size)
+            for task in tasks:
+                pending.append(pool.submit(task))
+                while len(pending) > 4 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         except BaseException:
             abort.set()
             raise
-        return done
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, share) for share in shares if share]
-        results = [future.result() for future in futures]
-    return [pair for chunk in results for pair in chunk]
 
 
 @dataclass
@@ -149,14 +147,6 @@ class ExecutionResult:
     files: int = 0
     nbytes: int = 0
     moved_back: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    src: str
-    dst: str
-    rel: str
-    size: int
 
 
 class Executor:
@@ -170,7 +160,7 @@ class Executor:
         self.result = ExecutionResult()
         self.journal: Journal | None = None
         self._made: set[str] = set()
-        self._joined = tuple(m.folder for m in plan.members if m.joins_existing)
+        self._joined = tuple(f"{m.folder.as_posix()}/" for m in plan.members if m.joins_existing)
         self._ticket = frozenset(plan.ticket)
         self.empty = EmptyInodes(packpath, self._record_created)
         self._transfers = {mode: make(self) for mode, make in TRANSFERS.items()}
@@ -198,18 +188,23 @@ class Executor:
         return (action.target / first if first else action.target) in self._ticket
 
     def _mkdir(self, rel: str) -> None:
+        """Make a package folder and its parents once (remembered), journaling new ones in joined members."""
         if rel in self._made:
             return
-        path = self._abs(rel)
+        path = f"{self.packpath}/{rel}"
         if not os.path.isdir(path):
             parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
             if parent:
                 self._mkdir(parent)
-            if self.journal is not None and any(PurePosixPath(rel).is_relative_to(j) and PurePosixPath(rel) != j
-                                                for j in self._joined):
-                self.journal.created(rel)
+            if self._joined:
+                self._record_if_joined(rel)
             os.mkdir(path)
         self._made.add(rel)
+
+    def _record_if_joined(self, rel: str) -> None:
+        """In a member this run joins, note what it adds, so a roll-back removes exactly that."""
+        if self.journal is not None and rel.startswith(self._joined):
+            self.journal.created(rel)
 
     # -- phases -----------------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -232,42 +227,61 @@ class Executor:
             for rel in plan.new_dirs:
                 self.journal.created(rel.as_posix())
 
-    def _jobs(self) -> Iterator[tuple[Action, list[_Job]]]:
+    def _tasks(self, abort: threading.Event) -> Iterator[Callable[[], Done]]:
+        """Make each action's folders (here, in order), then yield its files in chunks to transfer."""
         for action in self.plan.actions:
             if action.op is not Op.TRANSFER:
                 continue
             src = self._source(action)
-            target = action.target.as_posix()
-            if action.is_tree:
-                self._mkdir(target)
-                for inner in action.dirs:
-                    self._mkdir(f"{target}/{inner}")
-                jobs = [_Job(os.path.join(src, f), self._abs(f"{target}/{f}"), f"{target}/{f}", size)
-                        for f, size in action.files]
+            rel = action.target.as_posix()
+            dst = f"{self.packpath}/{rel}"
+            transfer = self._transfer_for(action)
+            if not action.is_tree:
+                self._mkdir(action.target.parent.as_posix())
+                if self._joined:
+                    self._record_if_joined(rel)
+                yield partial(self._transfer_files, transfer, src, dst, rel, (("", action.size),), abort)
+                continue
+            self._mkdir(rel)
+            for inner in action.dirs:  # sorted: parents before children; all new
+                os.mkdir(f"{dst}/{inner}")
+            files = action.files
+            start, size = 0, 0
+            for n, (_, file_size) in enumerate(files):
+                size += file_size
+                if n + 1 - start >= _CHUNK_FILES or size >= _CHUNK_BYTES:
+                    yield partial(self._transfer_files, transfer, src, dst, rel, files[start:n + 1], abort)
+                    start, size = n + 1, 0
+            if start < len(files):
+                yield partial(self._transfer_files, transfer, src, dst, rel, files[start:], abort)
+
+    def _transfer_files(self, transfer: Transfer, src: str, dst: str, rel: str,
+                        files: Sequence[tuple[str, int]], abort: threading.Event) -> Done:
+        done: Done = []
+        nbytes = 0
+        for name, size in files:
+            if abort.is_set():
+                break
+            if name:
+                done.append((f"{rel}/{name}", size, transfer(f"{src}/{name}", f"{dst}/{name}")))
             else:
-                parent = action.target.parent.as_posix()
-                self._mkdir(parent)
-                if self.journal is not None and any(action.target.is_relative_to(j) for j in self._joined):
-                    self.journal.created(target)
-                jobs = [_Job(src, self._abs(target), target, action.size)]
-            yield action, jobs
+                done.append((rel, size, transfer(src, dst)))
+            nbytes += size
+        self.progress.advance(len(done), nbytes)
+        return done
 
     def _run_jobs(self) -> None:
         plan = self.plan
-        work: list[tuple[_Job, Callable[[str, str], str | None]]] = []
-        trees: list[Action] = []
-        for action, jobs in self._jobs():  # folders are made here, before any file is written
-            transfer = self._transfer_for(action)
-            work += [(job, transfer) for job in jobs]
-            if action.is_tree:
-                trees.append(action)
-        self.progress.start(f"{plan.mode.value}: {plan.packname}", sum(j.size for j, _ in work), len(work))
-        copies = plan.mode in (Mode.COPY, Mode.MANIMGONLY)
-        workers = THREADS.get(plan.mode, 1)
-        for job, md5 in _run_parallel(work, workers, self.progress):
-            self.result.entries[job.rel] = (job.size, md5)
-        if copies:
-            for action in trees:
+        transfers = [a for a in plan.actions if a.op is Op.TRANSFER]
+        self.progress.start(f"{plan.mode.value}: {plan.packname}", sum(a.size for a in transfers),
+                            sum(len(a.files) for a in transfers))
+        entries = self.result.entries
+        abort = threading.Event()
+        for done in run_tasks(self._tasks(abort), THREADS.get(plan.mode, 1), abort):
+            for rel, size, md5 in done:
+                entries[rel] = (size, md5)
+        if plan.mode in (Mode.COPY, Mode.MANIMGONLY):
+            for action in transfers:
                 self._copy_dir_times(action)
         self.progress.finish()
 
@@ -305,8 +319,8 @@ class Executor:
                 continue
             self._mkdir(action.target.parent.as_posix())
             dst = self._abs(action.target)
-            if any(action.target.is_relative_to(j) for j in self._joined) and self.journal is not None:
-                self.journal.created(action.target.as_posix())
+            if self._joined:
+                self._record_if_joined(action.target.as_posix())
             if fake:
                 fake_file("", dst)
                 self.result.entries[action.target.as_posix()] = (action.size, None)

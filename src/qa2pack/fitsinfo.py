@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,17 @@ from .readme import ImageSummary
 log = logging.getLogger(__name__)
 
 _MAX_SAMPLES = 2_000_000
+
+
+def preload() -> None:
+    """Start importing astropy on a thread: the walk of the tree (system calls) overlaps it."""
+    def load() -> None:
+        try:
+            import astropy.io.fits  # noqa: F401
+        except ImportError:  # pragma: no cover - astropy is a dependency
+            pass
+
+    threading.Thread(target=load, name="qa2pack-astropy", daemon=True).start()
 
 
 def summarize_fits(path: Path) -> ImageSummary | None:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -34,15 +35,18 @@ class Journal:
     def __init__(self, packpath: Path, header: dict[str, Any]) -> None:
         self.path = packpath / MARKER
         self._handle: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        self._lock = threading.Lock()  # transfer threads record too (shared empty files in fake mode)
         self._write({"op": "start", **header})
         self._moves: IO[str] | None = None
         self.packpath = packpath
 
     def _write(self, record: dict[str, Any], sync: bool = False) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        if sync:
-            os.fsync(self._handle.fileno())
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._handle.write(line)
+            self._handle.flush()
+            if sync:
+                os.fsync(self._handle.fileno())
 
     def created(self, rel: str) -> None:
         """Record a package path this run created (rolled back by removal)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 DEFAULT_HEADER = """\
 Atacama Large Millimeter/submillimeter Array (ALMA)
@@ -97,8 +96,13 @@ def render_summary(images: Sequence[ImageSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sort_key(name: str) -> tuple[str, str]:
-    return (name.casefold(), name)
+def _order_key(path: str) -> str:
+    """Sort key giving ``tree``'s order: depth first, siblings case-insensitively, ties by name.
+
+    Per component the case-folded name, then the name, then a NUL that sorts before any
+    character, so a folder's entries always follow it directly (no recursion, no nested dicts).
+    """
+    return "".join(f"{part.casefold()}\x01{part}\x00" for part in path.split("/"))
 
 
 def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[str, str] | None = None,
@@ -108,37 +112,35 @@ def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[s
     Folders implied by a path are drawn too.  ``notes`` adds text after a path's name (the
     ``inspect`` view); the count line excludes the root, as ``tree`` does.
     """
-    tree: dict[str, Any] = {}
-    is_dir: dict[tuple[str, ...], bool] = {}
+    is_dir: dict[str, bool] = {}
     for path, directory in entries:
-        parts = tuple(p for p in path.split("/") if p)
-        node = tree
-        for depth, part in enumerate(parts):
-            node = node.setdefault(part, {})
-            key = parts[: depth + 1]
-            if depth < len(parts) - 1 or directory:
-                is_dir[key] = True
-            else:
-                is_dir.setdefault(key, False)
+        path = path.strip("/")
+        if not path:
+            continue
+        is_dir[path] = directory or is_dir.get(path, False)
+        parent = path.rpartition("/")[0]
+        while parent and not is_dir.get(parent):
+            is_dir[parent] = True
+            parent = parent.rpartition("/")[0]
+    ordered = sorted(is_dir, key=_order_key)
+    last_child = {path.rpartition("/")[0]: path for path in ordered}  # sorted: the last one wins
     lines = [root]
-    totals = [0, 0]
-
-    def draw(node: dict[str, Any], prefix: str, key: tuple[str, ...]) -> None:
-        names = sorted(node, key=_sort_key)
-        for n, name in enumerate(names):
-            last = n == len(names) - 1
-            child_key = key + (name,)
-            note = notes.get("/".join(child_key)) if notes else None
-            lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}{'  ' + note if note else ''}")
-            if is_dir.get(child_key):
-                totals[0] += 1
-                draw(node[name], prefix + ("    " if last else "|   "), child_key)
-            else:
-                totals[1] += 1
-
-    draw(tree, "", ())
+    open_levels: list[bool] = []  # per depth: is the ancestor there the last of its siblings
+    dirs = files = 0
+    for path in ordered:
+        parent, _, name = path.rpartition("/")
+        depth = path.count("/")
+        last = last_child[parent] == path
+        del open_levels[depth:]
+        prefix = "".join("    " if done else "|   " for done in open_levels)
+        note = notes.get(path) if notes else None
+        lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}{'  ' + note if note else ''}")
+        open_levels.append(last)
+        if is_dir[path]:
+            dirs += 1
+        else:
+            files += 1
     if counts:
-        dirs, files = totals
         lines.append("")
         lines.append(f"{dirs} director{'y' if dirs == 1 else 'ies'}, {files} file{'' if files == 1 else 's'}")
     return "\n".join(lines) + "\n"

@@ -101,15 +101,29 @@ _USTAR_NAME = 100
 _USTAR_NUMBER = 8**11  # size and mtime fit 11 octal digits
 
 
+def _pax_record_length(keyword: str, value_length: int) -> int:
+    """Length of the PAX record ``"<len> <keyword>=<value>\\n"``, whose length includes its own digits."""
+    base = len(keyword) + value_length + 3
+    length = previous = 0
+    while True:
+        length = base + len(str(previous))
+        if length == previous:
+            return length
+        previous = length
+
+
 def header_size(name: str, size: int, is_dir: bool, mode: int = 0o644, mtime: int = 0) -> int:
     """Return the bytes ``tarfile`` writes as header(s) for such an entry.
 
     Short ASCII names with ordinary sizes take one 512-byte block; anything else (long or
     non-ASCII names, files of 8 GiB and more) is measured by rendering the header.
     """
-    if (name.isascii() and len(name) + is_dir <= _USTAR_NAME and size < _USTAR_NUMBER
-            and 0 <= mtime < _USTAR_NUMBER):
-        return BLOCK
+    if name.isascii() and size < _USTAR_NUMBER and 0 <= mtime < _USTAR_NUMBER:
+        length = len(name) + is_dir  # tarfile writes folders with a trailing slash
+        if length <= _USTAR_NAME:
+            return BLOCK
+        # A long name: a PAX extended header (its own header block plus one "path" record) first.
+        return BLOCK + -(-_pax_record_length("path", length) // BLOCK) * BLOCK + BLOCK
     probe = TarEntry(name, size, 0, is_dir, mode, mtime)
     return len(make_tarinfo(probe).tobuf(TAR_FORMAT, ENCODING, ERRORS))
 
@@ -132,19 +146,22 @@ def split_into_parts(entries: Sequence[TarEntry], limit: int) -> list[list[TarEn
         chain = ["/".join(parts_of[:n]) for n in range(1, len(parts_of))]
         return [by_name[name] for name in chain if name in by_name and name not in present]
 
+    has_file = False
     for entry in entries:
         if entry.is_dir and entry.name in present:
             continue
         needed = ancestors(entry) + [entry]
         extra = sum(e.nbytes for e in needed)
-        if current and -(-(used + extra + 2 * BLOCK) // RECORD) * RECORD > limit:
+        # A part of folders only is never closed: a file too big for any part joins it (and is warned about).
+        if has_file and -(-(used + extra + 2 * BLOCK) // RECORD) * RECORD > limit:
             parts.append(current)
-            current, present, used = [], set(), 0
+            current, present, used, has_file = [], set(), 0, False
             needed = ancestors(entry) + [entry]
             extra = sum(e.nbytes for e in needed)
         current += needed
         present.update(e.name for e in needed if e.is_dir)
         used += extra
+        has_file = has_file or not entry.is_dir
     if current:
         parts.append(current)
     return parts
