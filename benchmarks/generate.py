@@ -2,9 +2,11 @@
 
 The tables are recognised by content exactly like real ones (``table.info`` with
 ``Type = Measurement Set`` / ``Calibration``, a ``DATA_DESCRIPTION`` subtable), so qa2pack does
-the same work as on real data: one SB with EB folders, each with an ASDM, three MSs with many
-table files, caltables, plot folders, a qa2 folder, logs and scripts.  ``gb`` bytes are spread
-over the MS main-table data files (the big files of a real reduction).
+the same work as on real data: one SB with EB folders, each with an ASDM, the two MSs that are
+packaged (``.ms.split``, ``.ms.split.cal``) with many table files, caltables, plot folders, a
+qa2 folder, logs and scripts.  ``gb`` bytes are spread over the MS main-table data files (the
+big files of a real reduction).  The imported ``.ms`` (not packaged) is left out, so that
+qa2pack and the peer tools (which copy everything) handle the same files and bytes.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def make_tree(root: Path, files: int = 20_000, gb: float = 0.0) -> Path:
     sb.mkdir(parents=True)
     per_eb = 1_200
     n_ebs = max(1, files // per_eb)
-    ms_bytes = int(gb * 1e9 / (n_ebs * 3)) if gb else 0
+    ms_bytes = int(gb * 1e9 / (n_ebs * 2)) if gb else 0
     total = 0
     for n in range(n_ebs):
         uid = f"uid___A002_Xbench_X{n:x}"
@@ -80,8 +82,8 @@ def make_tree(root: Path, files: int = 20_000, gb: float = 0.0) -> Path:
         (asdm / "ASDM.xml").write_text("<ASDM/>\n")
         (asdm / "ASDMBinary").mkdir()
         total += 1
-        for suffix in ("ms", "ms.split", "ms.split.cal"):
-            total += _table(eb / f"{uid}.{suffix}", "Measurement Set", 250, ms_bytes)
+        for suffix in ("ms.split", "ms.split.cal"):
+            total += _table(eb / f"{uid}.{suffix}", "Measurement Set", 375, ms_bytes)
         for suffix in CALTABLES:
             total += _table(eb / f"{uid}.{suffix}", "Calibration", 25)
         plots = eb / f"{uid}.ms.split.bandpass.plots"

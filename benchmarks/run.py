@@ -50,30 +50,37 @@ def timed(argv: list[str], cwd: Path, stdout: int | None = subprocess.DEVNULL) -
 
 
 def clean(*paths: Path) -> None:
+    """Remove earlier outputs, then let the file system settle (deletes are written back first)."""
+    _remove(*paths)
+    os.sync()
+
+
+def _remove(*paths: Path) -> None:
     for path in paths:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
         for sibling in path.parent.glob(path.name + ".*"):
-            clean(sibling) if sibling.is_dir() else sibling.unlink()
+            _remove(sibling) if sibling.is_dir() else sibling.unlink()
 
 
 def measure(reps: int, ours: list[str], peer: list[list[str]], work: Path, cleanup: list[Path]) -> dict[str, float]:
     """Median times of ours and of the peer command chain, alternating, after one warm-up each."""
     ours_times, peer_times, memory = [], [], []
     for rep in range(reps + 1):
-        clean(*cleanup)
-        seconds, mb = timed(ours, work)
-        if rep:
-            ours_times.append(seconds)
-            memory.append(mb)
-        clean(*cleanup)
-        total = 0.0
-        for argv in peer:
-            total += timed(argv, work)[0]
-        if rep:
-            peer_times.append(total)
+        # Alternate who goes first, so neither always inherits the other's write-back.
+        for turn in ((0, 1) if rep % 2 else (1, 0)):
+            clean(*cleanup)
+            if turn == 0:
+                seconds, mb = timed(ours, work)
+                if rep:
+                    ours_times.append(seconds)
+                    memory.append(mb)
+            else:
+                total = sum(timed(argv, work)[0] for argv in peer)
+                if rep:
+                    peer_times.append(total)
     clean(*cleanup)
     ours_median, peer_median = statistics.median(ours_times), statistics.median(peer_times)
     return {"qa2pack_s": round(ours_median, 3), "peer_s": round(peer_median, 3),
@@ -152,7 +159,7 @@ def main() -> None:
     print(f"{'comparison':48} {'qa2pack s':>10} {'peer s':>8} {'ratio':>6} {'peak MB':>8}")
     for name, row in results.get("comparisons", {}).items():  # type: ignore[union-attr]
         print(f"{name:48} {row['qa2pack_s']:>10} {row['peer_s']:>8} {row['ratio']:>6} {row['qa2pack_peak_mb']:>8}")
-    for size, row in results.get("inspect_scaling", {}).items():  # type: ignore[union-attr]
+    for row in results.get("inspect_scaling", {}).values():  # type: ignore[union-attr]
         per = row["inspect_s"] / row["files"] * 1e6
         print(f"inspect {row['files']:>7} files: {row['inspect_s']:>7} s ({per:.1f} us/file); package hard "
               f"{row['package_hard_s']} s, peak {row['package_peak_mb']} MB")

@@ -6,6 +6,7 @@ a large cube costs about as much as a small image.  astropy is imported on first
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -23,10 +24,8 @@ _MAX_SAMPLES = 2_000_000
 def preload() -> None:
     """Start importing astropy on a thread: the walk of the tree (system calls) overlaps it."""
     def load() -> None:
-        try:
+        with contextlib.suppress(ImportError):
             import astropy.io.fits  # noqa: F401
-        except ImportError:  # pragma: no cover - astropy is a dependency
-            pass
 
     threading.Thread(target=load, name="qa2pack-astropy", daemon=True).start()
 

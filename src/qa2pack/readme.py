@@ -96,13 +96,22 @@ def render_summary(images: Sequence[ImageSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _order_key(path: str) -> str:
-    """Sort key giving ``tree``'s order: depth first, siblings case-insensitively, ties by name.
-
-    Per component the case-folded name, then the name, then a NUL that sorts before any
-    character, so a folder's entries always follow it directly (no recursion, no nested dicts).
-    """
+def _component_key(path: str) -> str:
+    """Sort key of ``tree``'s order, built per component (exact even for names differing by case)."""
     return "".join(f"{part.casefold()}\x01{part}\x00" for part in path.split("/"))
+
+
+def _tree_order(paths: Iterable[str]) -> list[str]:
+    """Order paths like ``tree``: depth first, siblings case-insensitively, ties by name.
+
+    Replacing "/" by NUL (which sorts before any character) keeps every folder's entries right
+    after it.  Only when two siblings differ by case alone is the slower per-component key needed.
+    """
+    paths = list(paths)
+    folded = {p.casefold() for p in paths}
+    if len(folded) == len(paths):
+        return sorted(paths, key=lambda p: (p.casefold().replace("/", "\x00"), p.replace("/", "\x00")))
+    return sorted(paths, key=_component_key)
 
 
 def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[str, str] | None = None,
@@ -122,22 +131,22 @@ def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[s
         while parent and not is_dir.get(parent):
             is_dir[parent] = True
             parent = parent.rpartition("/")[0]
-    ordered = sorted(is_dir, key=_order_key)
-    last_child = {path.rpartition("/")[0]: path for path in ordered}  # sorted: the last one wins
+    ordered = _tree_order(is_dir)
+    last_child = {path.rpartition("/")[0]: path for path in ordered}  # in order: the last one wins
     lines = [root]
-    open_levels: list[bool] = []  # per depth: is the ancestor there the last of its siblings
+    prefixes = [""]  # prefixes[depth]: the drawing in front of an entry at that depth
     dirs = files = 0
     for path in ordered:
         parent, _, name = path.rpartition("/")
         depth = path.count("/")
         last = last_child[parent] == path
-        del open_levels[depth:]
-        prefix = "".join("    " if done else "|   " for done in open_levels)
+        prefix = prefixes[depth]
         note = notes.get(path) if notes else None
         lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}{'  ' + note if note else ''}")
-        open_levels.append(last)
         if is_dir[path]:
             dirs += 1
+            del prefixes[depth + 1:]
+            prefixes.append(prefix + ("    " if last else "|   "))
         else:
             files += 1
     if counts:

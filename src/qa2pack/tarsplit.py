@@ -102,7 +102,7 @@ _USTAR_NUMBER = 8**11  # size and mtime fit 11 octal digits
 
 
 def _pax_record_length(keyword: str, value_length: int) -> int:
-    """Length of the PAX record ``"<len> <keyword>=<value>\\n"``, whose length includes its own digits."""
+    """Return the length of a PAX record ``<len> <keyword>=<value>``, whose length counts its own digits."""
     base = len(keyword) + value_length + 3
     length = previous = 0
     while True:
