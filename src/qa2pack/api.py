@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -19,7 +19,7 @@ from pathlib import Path
 from ._version import __version__
 from .errors import ExecutionError, InputError, PackpathError, Qa2packError, UsageError
 from .execute import Executor
-from .fitsinfo import preload, summarize_fits
+from .fitsinfo import ImageReader, summarize_fits
 from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
@@ -28,7 +28,7 @@ from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, comp
 from .preflight import preflight
 from .probe import check_origpath, files_containing, read_package_state, scan_tree
 from .progress import Progress, SilentProgress
-from .readme import split_header
+from .readme import ImageSummary, split_header
 from .report import RunReport
 from .ticket import write_ticket
 
@@ -78,18 +78,28 @@ def read_externals(options: PackageOptions) -> ExternalFiles:
     return ExternalFiles(text, script, size)
 
 
-def gather_facts(draft: Draft) -> ContentFacts:
+def gather_facts(draft: Draft, images: bool = True) -> ContentFacts:
     """Read the few contents the plan depends on: ephemerides, calibration scripts, FITS headers."""
     root = draft.origpath
     eph = {src: md5_file(root / src) for _, sources in draft.ephemerides for src in sources}
     scripts = {root / src: src for src in draft.calibration_scripts()}
     fixplanets = frozenset(scripts[p] for p in files_containing(scripts, b"fixplanets"))
+    return ContentFacts(eph, fixplanets, read_images(draft) if images else {})
+
+
+def read_images(draft: Draft) -> dict[str, ImageSummary]:
+    """Summarise every packaged FITS image for the README (astropy; headers and a pixel sample)."""
     images = {}
     for src in draft.fits_sources():
-        summary = summarize_fits(root / src)
+        summary = summarize_fits(draft.origpath / src)
         if summary is not None:
             images[src] = summary
-    return ContentFacts(eph, fixplanets, images)
+    return images
+
+
+# From this many files on, the image summaries are read by a helper process, which imports
+# astropy on another core while the data are transferred; below it, starting one costs more.
+READER_PROCESS_FILES = 5_000
 
 
 def plan_package(origpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
@@ -179,7 +189,6 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
             progress: Progress | None = None, started: str | None = None) -> RunReport:
     """Package origpath into packpath; see SPEC sections 4-7.  Returns the run report."""
     begin = time.monotonic()
-    preload()  # the README's image summary needs astropy; import it while the tree is walked
     orig_real, pack = check_paths(Path(origpath), Path(packpath))
     externals = read_externals(options)
     notes = _roll_back_interrupted(pack)
@@ -191,20 +200,44 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
                   for n in scan.links]
     draft = draft_plan(scan.tree, scan.root, pack.name, options, state, externals, link_notes)
     draft = replace(draft, externals=_staged_readme_header(draft, externals))
-    plan = complete_plan(draft, gather_facts(draft))
-    return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
+    sources = draft.fits_sources()
+    if not sources or sum(len(a.files) for m in draft.members for a in m.actions) < READER_PROCESS_FILES:
+        plan = complete_plan(draft, gather_facts(draft))
+        return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
+    # A large package: the README's image table is read by a helper process while the data are
+    # transferred; everything else about the plan (ephemeris conflicts too) is settled first.
+    reader = ImageReader()
+    try:
+        images = reader.summarize([draft.origpath / src for src in sources])
+        facts = gather_facts(draft, images=False)
+        trees: dict[str, str] = {}
+
+        def with_images() -> Plan:
+            found = images.result()
+            summaries = {src: found[str(draft.origpath / src)] for src in sources}
+            return complete_plan(draft, replace(facts, images={k: v for k, v in summaries.items() if v}), trees)
+
+        return run_plan(complete_plan(draft, facts, trees), pack, progress, started, begin, notes,
+                        with_ticket=True, finalize=with_images)
+    finally:
+        reader.close()
 
 
 def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
-             notes: list[str], with_ticket: bool) -> RunReport:
-    """Preflight, execute, then write the manifest (and ticket) and remove the marker."""
+             notes: list[str], with_ticket: bool, finalize: Callable[[], Plan] | None = None) -> RunReport:
+    """Preflight, execute, then write the manifest (and ticket) and remove the marker.
+
+    ``finalize`` returns the plan with what was read during the transfers (its READMEs are
+    the ones written); it differs from ``plan`` only in generated text.
+    """
     started = started or datetime.now().isoformat(timespec="seconds")
     preflight(plan, pack)
     pack.parent.mkdir(parents=True, exist_ok=True)
     with run_log(pack, plan.append) as log_path:
         _log_plan(plan, pack)
         executor = Executor(plan, pack, progress or SilentProgress(), started)
-        result = executor.run()
+        result = executor.run(finalize)
+        plan = executor.plan
         outputs = {"package": str(pack), "manifest": str(manifest_path(pack))}
         try:
             meta = {"package": pack.name, "mode": plan.mode.value, "created": started,

@@ -373,12 +373,18 @@ class Executor:
         for rel, md5 in hash_files(todo, workers=2).items():
             entries[rel] = (entries[rel][0], md5)
 
-    def run(self) -> ExecutionResult:
-        """Carry out the plan; on failure leave the marker and raise :class:`ExecutionError`."""
+    def run(self, finalize: Callable[[], Plan] | None = None) -> ExecutionResult:
+        """Carry out the plan; on failure leave the marker and raise :class:`ExecutionError`.
+
+        ``finalize`` (if given) is asked for the final plan once the data are in place; its
+        generated texts (READMEs) are the ones written.
+        """
         try:
             self._prepare()
             self._run_jobs()
             self._write_archives()
+            if finalize is not None:
+                self.plan = finalize()
             self._write_texts()
             self._checksums()
         except Qa2packError:

@@ -6,11 +6,11 @@ a large cube costs about as much as a small image.  astropy is imported on first
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import threading
-from collections.abc import Mapping
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,36 @@ log = logging.getLogger(__name__)
 _MAX_SAMPLES = 2_000_000
 
 
-def preload() -> None:
-    """Start importing astropy on a thread: the walk of the tree (system calls) overlaps it."""
-    def load() -> None:
-        with contextlib.suppress(ImportError):
-            import astropy.io.fits  # noqa: F401
+def _warm_up() -> None:
+    """Import astropy in the reader process as soon as it starts."""
+    import astropy.io.fits  # noqa: F401
 
-    threading.Thread(target=load, name="qa2pack-astropy", daemon=True).start()
+
+def summarize_many(paths: Sequence[str]) -> dict[str, ImageSummary | None]:
+    """Summarise several images (run in the reader process)."""
+    return {path: summarize_fits(Path(path)) for path in paths}
+
+
+class ImageReader:
+    """Summarise FITS images in a process of its own, which imports astropy while we work.
+
+    Importing astropy takes a third of a second of CPU; in this process it would hold the GIL
+    that the walk and the transfers need.  A separate (spawned, so thread-safe) process does
+    it on another core instead; it is started first and asked for the images later.
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_warm_up)
+        self._pool.submit(int)  # start the process (and its astropy import) now
+
+    def summarize(self, paths: Sequence[Path]) -> Future[dict[str, ImageSummary | None]]:
+        """Ask for the summaries of these images; the result arrives while the caller works on."""
+        return self._pool.submit(summarize_many, [str(p) for p in paths])
+
+    def close(self) -> None:
+        """Let the process go (it ends once idle)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def summarize_fits(path: Path) -> ImageSummary | None:
