@@ -69,7 +69,7 @@ class HashingWriter:
         self.size = 0
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
         self._thread = threading.Thread(target=self._hash, name="qa2pack-md5", daemon=True)
         self._thread.start()
         self._closed = False

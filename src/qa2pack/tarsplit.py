@@ -17,7 +17,7 @@ import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from .errors import InputError, UsageError
 from .journal import MARKER
@@ -61,8 +61,7 @@ def parse_size(text: str) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class TarEntry:
+class TarEntry(NamedTuple):
     """One tar member: its name in the tar, its data size and the exact bytes of its header."""
 
     name: str  # e.g. 2011.0.00229.S/sg_ouss_id/...; folders without a trailing slash
@@ -223,6 +222,7 @@ def find_units(packpath: Path) -> list[DeliveryUnit]:
 def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
     """List a unit as tar entries (folders from the project folder down), with exact header sizes."""
     project = packpath.name
+    base = str(packpath)
     entries: list[TarEntry] = []
 
     def add(rel: str, st: os.stat_result) -> None:
@@ -234,7 +234,7 @@ def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
             raise InputError(f"{packpath / rel} is not a regular file or folder")
         mode, mtime, size = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0 if is_dir else st.st_size
         header = header_size(name, size, is_dir, mode, mtime)
-        entries.append(TarEntry(name, size, header, is_dir, mode, mtime, "" if is_dir else str(packpath / rel)))
+        entries.append(TarEntry(name, size, header, is_dir, mode, mtime, "" if is_dir else f"{base}/{rel}"))
 
     parts = unit.folder.split("/")
     for depth in range(len(parts) + 1):  # the project folder, sg, group (and member) folders
@@ -251,12 +251,7 @@ def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
                 add(f"{rel_dir}/{name}", os.lstat(os.path.join(dirpath, name)))
             for name in sorted(filenames):
                 add(f"{rel_dir}/{name}", os.lstat(os.path.join(dirpath, name)))
-    return _tar_order(entries)
-
-
-def _tar_order(entries: list[TarEntry]) -> list[TarEntry]:
-    """Order entries so that every folder comes before what it holds (path components compared)."""
-    return sorted(entries, key=lambda e: e.name.split("/"))
+    return entries  # the walk lists every folder before what it holds, in sorted order
 
 
 def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | None = None) -> tuple[str, int]:
