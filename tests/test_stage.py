@@ -14,7 +14,7 @@ from qa2pack.cli import main
 from qa2pack.errors import PipelineRunError
 from qa2pack.ppr import read_ppr
 from qa2pack.tarsplit import tarsplit
-from qa2pack.verify import check_scripts, verify_package, view_from_folder
+from qa2pack.verify import check_scripts, verify_package, verify_tars, view_from_folder
 
 GOLDEN = Path(__file__).parent / "golden"
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -201,3 +201,23 @@ def test_qa_pipeline_stager_keeps_the_original_call(tmp_path: Path) -> None:
     assert text.startswith("Pipeline README for the PI\n")
     with pytest.raises(PipelineRunError):
         QA_Pipeline_Stager(str(tmp_path), str(tmp_path / "X"), mode="copy")
+
+
+def test_auxiliary_products_go_to_the_auxiliary_tar(tmp_path: Path) -> None:
+    run = current_run(tmp_path / "runs")
+    staged = tmp_path / "staged" / CURRENT["project"]
+    stage(run, staged, Mode.COPY, real_uids=True)
+    result = tarsplit(staged, tmp_path / "tars")
+    names = [p.name for p, _, _ in result.tars]
+    mous = CURRENT["mous"]
+    assert names == [f"{CURRENT['project']}_{mous}_auxiliary.tar", f"{CURRENT['project']}_{mous}_001_of_001.tar"]
+    import tarfile
+
+    with tarfile.open(tmp_path / "tars" / names[0]) as tar:
+        aux = sorted(m.name.rsplit("/", 1)[-1] for m in tar.getmembers() if m.isfile())
+    assert aux and all("aux" in n or n.endswith("pipeline_aquareport.xml") for n in aux)
+    with tarfile.open(tmp_path / "tars" / names[1]) as tar:
+        main_files = [m.name for m in tar.getmembers() if m.isfile()]
+    assert not [n for n in main_files if "aux" in n.rsplit("/", 1)[-1]]
+    assert any(n.endswith("pipeline_manifest.xml") for n in main_files)  # scriptForPI.py needs it here
+    assert verify_tars([tmp_path / "tars" / n for n in names]).ok

@@ -127,3 +127,8 @@ def is_level_folder(name: str, placeholder: str, prefix: str) -> bool:
 def part_name(project: str, ous: str, number: int, total: int) -> str:
     """Return the delivery tar name ``<Project>_<OUS>_<mmm>_of_<nnn>.tar`` (SPEC section 9)."""
     return f"{project}_{ous}_{number:03d}_of_{total:03d}.tar"
+
+
+def auxiliary_name(project: str, ous: str) -> str:
+    """Return the name of the auxiliary-products tar ``<Project>_<OUS>_auxiliary.tar``."""
+    return f"{project}_{ous}_auxiliary.tar"

@@ -9,6 +9,7 @@ computed on the way and written as a ``md5sum``-format sidecar.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ from .naming import (
     MEMBER_PREFIX,
     SG_PLACEHOLDER,
     SG_PREFIX,
+    auxiliary_name,
     is_level_folder,
     natural_sorted,
     part_name,
@@ -43,6 +45,9 @@ TAR_FORMAT: Final = tarfile.PAX_FORMAT
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 DEFAULT_MAX_SIZE = 50 * 10**9
+# Pipeline products the archive delivers in the auxiliary tar (the AQUA report and the auxiliary
+# calibration products); the pipeline manifest stays with the products, scriptForPI.py needs it.
+AUXILIARY_PATTERNS = ("*auxproducts.tgz", "*auxcaltables.tgz", "*auxcalapply.txt", "*pipeline_aquareport.xml")
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$")
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
@@ -164,6 +169,23 @@ def split_into_parts(entries: Sequence[TarEntry], limit: int) -> list[list[TarEn
     if current:
         parts.append(current)
     return parts
+
+
+def split_auxiliary(entries: Sequence[TarEntry],
+                    patterns: Sequence[str] = AUXILIARY_PATTERNS) -> tuple[list[TarEntry], list[TarEntry]]:
+    """Separate the auxiliary products (with the folders leading to them) from the rest.
+
+    The archive delivers them in ``<Project>_<OUS>_auxiliary.tar``, beside the product parts:
+    optional for reprocessing, so not in what every PI downloads.
+    """
+    aux_names = {e.name for e in entries if not e.is_dir
+                 and any(fnmatch.fnmatchcase(e.name.rsplit("/", 1)[-1], p) for p in patterns)}
+    if not aux_names:
+        return list(entries), []
+    folders = {name.rsplit("/", n)[0] for name in aux_names for n in range(1, name.count("/") + 1)}
+    main = [e for e in entries if e.name not in aux_names]
+    auxiliary = [e for e in entries if e.name in aux_names or (e.is_dir and e.name in folders)]
+    return main, auxiliary
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,11 +326,19 @@ def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, mem
             raise UsageError(f"no member named {', '.join(sorted(unknown))} in {packpath}")
     output.mkdir(parents=True, exist_ok=True)
     result = SplitResult()
-    plans = [(unit, split_into_parts(unit_entries(packpath, unit), max_size)) for unit in units]
-    total_bytes = sum(e.size for _, parts in plans for part in parts for e in part)
-    total_files = sum(1 for _, parts in plans for part in parts for e in part if not e.is_dir)
+    plans = []
+    for unit in units:
+        main, auxiliary = split_auxiliary(unit_entries(packpath, unit))
+        plans.append((unit, split_into_parts(main, max_size), auxiliary))
+    total_bytes = sum(e.size for _, parts, aux in plans for part in [*parts, aux] for e in part)
+    total_files = sum(1 for _, parts, aux in plans for part in [*parts, aux] for e in part if not e.is_dir)
     progress.start(f"tarsplit: {packpath.name}", total_bytes, total_files)
-    for unit, parts in plans:
+    for unit, parts, auxiliary in plans:
+        if auxiliary:
+            name = auxiliary_name(packpath.name, unit.ous)
+            md5, written = write_part(auxiliary, output / name, progress)
+            write_sidecar(output / name, md5)
+            result.tars.append((output / name, md5, written))
         for number, part in enumerate(parts, 1):
             name = part_name(packpath.name, unit.ous, number, len(parts))
             size = tar_bytes(part)

@@ -38,6 +38,7 @@ from .progress import Progress, SilentProgress
 from .readme import parse_tree
 
 PART_RE = re.compile(r"^(?P<set>.+)_(?P<m>\d{3})_of_(?P<n>\d{3})\.tar$")
+AUXILIARY_RE = re.compile(r"^(?P<set>.+)_auxiliary\.tar$")
 # scriptForPI.py finds these by glob in script/; each must match at most once (SPEC section 10).
 UNIQUE_SCRIPT_GLOBS = (
     ("*casa_piperestorescript.py",),
@@ -386,7 +387,9 @@ def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Conf
     sets: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for tar in tars:
         match = PART_RE.match(tar.name)
-        if not match:
+        if AUXILIARY_RE.match(tar.name):
+            projects.add(tar.name.split("_")[0])
+        elif not match:
             report.problems.append(Problem("layout", tar.name, "not named <Project>_<OUS>_<mmm>_of_<nnn>.tar"))
             projects.add(tar.name.split("_")[0])
         else:
