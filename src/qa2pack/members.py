@@ -14,6 +14,7 @@ from .model import Folder, Kind
 from .naming import (
     MEMBER_PLACEHOLDER,
     MEMBER_PREFIX,
+    PPR_GLOBS,
     asdm_uid,
     eb_uid_of,
     is_level_folder,
@@ -164,15 +165,12 @@ def folder_contexts(member: MemberSource, qa2_folders: Iterable[str],
     yield from visit(member.root, None, None)
 
 
-PPR_PATTERNS = ("PPR*.xml", "*PPR_*.xml", "*pprequest.xml")
-
-
 def is_staged_member(folder: Folder, kept_folders: Mapping[str, str]) -> bool:
     """Tell a staged package's member folder: a level name, or a script/ holding a PPR."""
     if is_level_folder(folder.name, MEMBER_PLACEHOLDER, MEMBER_PREFIX):
         return True
     script = next((f for f in folder.folders if kept_folders.get(f.name) == "script"), None)
-    return script is not None and any(fnmatchcase(e.name, p) for e in script.files for p in PPR_PATTERNS)
+    return script is not None and any(fnmatchcase(e.name, p) for e in script.files for p in PPR_GLOBS)
 
 
 def staged_members(tree: Folder, kept_folders: Mapping[str, str]) -> list[MemberSource]:

@@ -20,6 +20,8 @@ MEMBER_PLACEHOLDER = "member_ouss_id"
 SG_PREFIX = "science_goal."
 GROUP_PREFIX = "group."
 MEMBER_PREFIX = "member."
+# How scriptForPI.py (and everything here) recognises a pipeline processing request by name.
+PPR_GLOBS = ("*PPR*.xml", "*pprequest.xml")
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:

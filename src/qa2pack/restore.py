@@ -30,6 +30,7 @@ from .naming import (
     GROUP_PREFIX,
     MEMBER_PLACEHOLDER,
     MEMBER_PREFIX,
+    PPR_GLOBS,
     SG_PREFIX,
     UID_RE,
     is_level_folder,
@@ -266,7 +267,7 @@ def inspect_member(folder: Path) -> RestoreMember:
             uid = found.group(0) if found else None
             if uid:
                 member.named_ebs.setdefault(uid, f"script/{name}")
-        if any(fnmatch.fnmatchcase(name, p) for p in ("*PPR*.xml", "*pprequest.xml")):
+        if any(fnmatch.fnmatchcase(name, p) for p in PPR_GLOBS):
             member.pipeline = True
             request = read_ppr(script / name)
             member.project, member.mous = request.project, request.mous

@@ -23,6 +23,7 @@ from .naming import (
     GROUP_PREFIX,
     MEMBER_PLACEHOLDER,
     MEMBER_PREFIX,
+    PPR_GLOBS,
     SG_PLACEHOLDER,
     SG_PREFIX,
     leading_uid,
@@ -37,7 +38,7 @@ STAGE_RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("qa", ("*weblog.tgz", "*weblog.tar.gz"), "pipeline weblog"),
     ("qa", ("*pipeline_aquareport.xml",), "AQUA report"),
     ("script", ("*pipeline_manifest.xml",), "pipeline manifest (scriptForPI.py looks for it in script/)"),
-    ("script", ("PPR*.xml", "*PPR_*.xml", "*pprequest.xml"), "pipeline processing request"),
+    ("script", PPR_GLOBS, "pipeline processing request"),
     ("script", ("*.py",), "pipeline script"),
     ("log", ("*casa_commands.log", "*.log"), "CASA log"),
     ("product", ("*.fits", "*.fits.gz"), "FITS image"),
@@ -98,8 +99,7 @@ def find_run(root: Path) -> PipelineRun:
 def _ppr_candidates(folder: Path | None) -> list[Path]:
     if folder is None:
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and (
-        fnmatch.fnmatchcase(p.name, "PPR*.xml") or p.name.endswith("pprequest.xml")))
+    return sorted(p for p in folder.iterdir() if p.is_file() and any(fnmatch.fnmatchcase(p.name, g) for g in PPR_GLOBS))
 
 
 def _read_the_ppr(products: Path, working: Path | None) -> ProcessingRequest:

@@ -29,6 +29,7 @@ from .naming import (
     GROUP_PREFIX,
     MEMBER_PLACEHOLDER,
     MEMBER_PREFIX,
+    PPR_GLOBS,
     SG_PLACEHOLDER,
     SG_PREFIX,
     UID_RE,
@@ -43,7 +44,7 @@ AUXILIARY_RE = re.compile(r"^(?P<set>.+)_auxiliary\.tar$")
 UNIQUE_SCRIPT_GLOBS = (
     ("*casa_piperestorescript.py",),
     ("*casa_pipescript.py",),
-    ("*PPR*.xml", "*pprequest.xml"),
+    PPR_GLOBS,
     ("*pipeline_manifest.xml",),
 )
 CALIBRATION_SCRIPT_GLOB = "*uid*.ms.scriptForCalibration.py"
