@@ -90,6 +90,8 @@ def find_eb_folders(tree: Folder) -> dict[str, EbFolder]:
     asdms = asdm_names(tree)
     found = {}
     for folder in tree.walk():
+        if folder.real_rel is not None:
+            continue  # reached through a followed link: the real folder is walked too
         uids = eb_uids_in(folder, asdms)
         if uids:
             found[folder.rel] = EbFolder(folder.rel, folder.name, uids)

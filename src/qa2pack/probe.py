@@ -8,7 +8,6 @@ and nothing is stat-ed twice.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -181,15 +180,6 @@ def scan_tree(origpath: Path, *, follow_links: bool = False, plain_names: Iterab
     top = walker.scan_folder(os.path.basename(root), root, "", None, frozenset())
     assert isinstance(top, Folder)  # the root is never returned as a unit
     return Scan(Path(root), top, tuple(walker.notes))
-
-
-def md5_of_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Return the md5 hex digest of a file, read in chunks (never whole into memory)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def files_containing(paths: Iterable[Path], needle: bytes) -> set[Path]:
