@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from factories import eb
-
 from qa2pack import Mode, PackageOptions, package, plan_package
 
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
