@@ -31,6 +31,7 @@ def facts(subdirs=(), files=(), table_type=None) -> DirFacts:
         (facts(["NAMES"], ["table.dat"], "MEP"), Kind.TABLE),
         (facts([], ["a.png", "b.png"]), Kind.PLOTS),
         (facts(["sub"], ["a.png", "notes.txt"]), None),
+        (facts(["X1", "X2"], ["qa2_part1.png"]), None),  # pngs beside subfolders: an ordinary folder
         (facts([], []), None),
     ],
 )

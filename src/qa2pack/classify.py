@@ -29,7 +29,8 @@ def classify_dir(facts: DirFacts) -> Kind | None:
         return Kind.FLAGVERSIONS
     if "table.dat" in facts.files:
         return Kind.IMAGE if facts.table_type == "Image" else Kind.TABLE
-    if facts.files and all(name.endswith(".png") for name in facts.files):
+    # Only pngs and nothing below: an SB folder holding one png next to its EB folders is no plot folder.
+    if facts.files and not facts.subdirs and all(name.endswith(".png") for name in facts.files):
         return Kind.PLOTS
     return None
 

@@ -166,7 +166,8 @@ def run_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress | None = N
         "",
         "Next steps:",
         f"  qa2pack inspect {sb}                  # every file, where it goes and why",
-        f"  qa2pack package {target / 'project229' / SB4} {packpath} --append member   # add the second SB",
+        f"  qa2pack package {target / 'project229' / SB4} {packpath} --append member "
+        f"--readme {target / 'README.header.txt'}   # add the second SB",
         f"  less {packpath / report.plan.members[0].folder / 'README'}",
     ]
     data = report.to_json()

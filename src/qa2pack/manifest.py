@@ -12,7 +12,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -207,11 +207,19 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, str]:
+def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2,
+               advance: Callable[[int, int], None] | None = None) -> dict[str, str]:
     """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (I/O releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     pairs = list(paths)
+
+    def one(pair: tuple[str, str]) -> str:
+        md5 = md5_file(pair[1])
+        if advance is not None:
+            advance(1, os.path.getsize(pair[1]))
+        return md5
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        digests = pool.map(lambda pair: md5_file(pair[1]), pairs)
+        digests = pool.map(one, pairs)
         return {key: md5 for (key, _), md5 in zip(pairs, digests, strict=True)}

@@ -365,7 +365,7 @@ def verify_package(packpath: Path, manifest: Path | None = None, config: Config 
         progress.start(f"verify: md5 of {packpath.name}", sum(view.files[r] for r, _ in wanted), len(wanted))
         from .manifest import hash_files
 
-        view.md5 = hash_files(wanted, workers=2)
+        view.md5 = hash_files(wanted, workers=2, advance=progress.advance)
         progress.finish()
     report.problems += check_layout(view, config, expect_uids)
     if loaded is not None:
