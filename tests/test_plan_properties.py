@@ -5,10 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from factories import eb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import eb
 from qa2pack import plan_package
 from qa2pack.casatables import TableTemplates, build_tree
 from qa2pack.probe import scan_tree
