@@ -101,7 +101,7 @@ class DraftMember:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """The result of :func:`draft_plan`; :meth:`content_requests` says what to read next."""
+    """The result of :func:`draft_plan`; :meth:`calibration_scripts` and :meth:`fits_sources` name what to read next."""
 
     origpath: Path
     packname: str
