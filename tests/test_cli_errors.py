@@ -203,10 +203,14 @@ def test_hard_mode_across_real_file_systems(capsys, sb: Path) -> None:
 
 
 def test_help_on_every_command(capsys) -> None:
-    for command in ("package", "inspect", "demo", "config"):
-        assert main([command, "--help"]) == 0
+    commands = ["package", "inspect", "demo", "config", "stage", "tarsplit", "verify", "deliver", "restore-prep",
+                "workspace", "workspace start", "workspace clear", "workspace fluxequal-start"]
+    for command in commands:
+        assert main([*command.split(), "--help"]) == 0
         out, _ = capsys.readouterr()
         assert out.startswith(f"usage: qa2pack {command}")
+    assert main(["--help"]) == 0
+    assert all(c.split()[0] in capsys.readouterr().out for c in commands)
 
 
 def test_json_error_is_a_json_document(capsys, tmp_path: Path) -> None:
