@@ -210,7 +210,8 @@ def test_help_on_every_command(capsys) -> None:
         out, _ = capsys.readouterr()
         assert out.startswith(f"usage: qa2pack {command}")
     assert main(["--help"]) == 0
-    assert all(c.split()[0] in capsys.readouterr().out for c in commands)
+    top = capsys.readouterr().out
+    assert all(f"    {c.split()[0]}" in top for c in commands)
 
 
 def test_json_error_is_a_json_document(capsys, tmp_path: Path) -> None:
