@@ -192,3 +192,24 @@ def test_tarinfo_has_no_owner_and_whole_seconds() -> None:
     info = make_tarinfo(TarEntry("P/a", 3, 512, False, 0o600, 1_700_000_000))
     buf = io.BytesIO(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
     assert len(buf.getvalue()) == 512 and info.uid == 0 and info.uname == ""
+
+
+def test_a_failed_write_surfaces_and_the_md5_matches_what_was_written(tmp_path: Path) -> None:
+    from qa2pack.manifest import HashingWriter
+
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"), HashingWriter(Full()) as writer:
+        for _ in range(40):
+            writer.write(b"x" * (1 << 20))
+    data = [bytes([n]) * (n * 70_000 + 1) for n in range(60)]
+    with open(tmp_path / "out", "wb") as handle, HashingWriter(handle) as writer:
+        for block in data:
+            writer.write(block)
+    assert writer.digest.hexdigest() == hashlib.md5(b"".join(data)).hexdigest()
+    assert (tmp_path / "out").read_bytes() == b"".join(data)

@@ -56,12 +56,15 @@ def copy_with_md5(src: str, dst: str) -> str:
 class HashingWriter:
     """A write-only file object that md5-sums what passes through it (tar parts, archives).
 
-    The md5 runs on a second thread (hashlib releases the GIL on large buffers), so hashing
-    overlaps reading and writing instead of adding to it; small writes (tar headers) are
-    gathered into 1 MiB batches first.  Use as a context manager, or call :meth:`close`.
+    Three stages run at once: the caller reads and hands blocks over, one thread hashes them
+    (hashlib releases the GIL on large buffers) and one writes them, so a write that waits for
+    the disk stalls neither the hashing nor the reading until 128 MiB are in flight.  Small
+    writes (tar headers) are gathered into 1 MiB blocks first.  Use it as a context manager:
+    closing finishes both threads and raises any error of the writing one.
     """
 
     _BATCH = 1 << 20
+    _IN_FLIGHT = 32  # blocks of 1 to 4 MiB, shared by both queues (one copy of each)
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
@@ -69,49 +72,72 @@ class HashingWriter:
         self.size = 0
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
-        self._thread = threading.Thread(target=self._hash, name="qa2pack-md5", daemon=True)
-        self._thread.start()
+        self._error: BaseException | None = None
+        self._hash_queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._IN_FLIGHT)
+        self._write_queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._IN_FLIGHT)
+        self._threads = [threading.Thread(target=self._hash, name="qa2pack-md5", daemon=True),
+                         threading.Thread(target=self._write, name="qa2pack-write", daemon=True)]
+        for thread in self._threads:
+            thread.start()
         self._closed = False
 
     def _hash(self) -> None:
-        while (block := self._queue.get()) is not None:
+        while (block := self._hash_queue.get()) is not None:
             self._digest.update(block)
 
+    def _write(self) -> None:
+        while (block := self._write_queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._handle.write(block)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = exc
+
+    def _send(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._hash_queue.put(block)
+        self._write_queue.put(block)
+
     def write(self, data: bytes) -> int:
-        """Write ``data`` and hand it to the hashing thread."""
-        written = self._handle.write(data)
+        """Hand ``data`` to the hashing and the writing thread."""
+        data = bytes(data)  # tarfile passes bytes; anything else is copied once, never reused
         self.size += len(data)
         if len(data) >= self._BATCH:
             self._flush_pending()
-            self._queue.put(bytes(data))
+            self._send(data)
         else:
-            self._pending.append(bytes(data))
+            self._pending.append(data)
             self._pending_size += len(data)
             if self._pending_size >= self._BATCH:
                 self._flush_pending()
-        return written if written is not None else len(data)
+        return len(data)
 
     def _flush_pending(self) -> None:
         if self._pending:
-            self._queue.put(b"".join(self._pending))
+            self._send(b"".join(self._pending))
             self._pending, self._pending_size = [], 0
 
     def flush(self) -> None:
-        """Flush the underlying file."""
-        self._handle.flush()
+        """Nothing to do before :meth:`close` (the writing thread owns the file)."""
 
     def tell(self) -> int:
-        """Return the number of bytes written (tarfile asks)."""
+        """Return the number of bytes taken so far (tarfile asks)."""
         return self.size
 
     def close(self) -> None:
-        """Finish hashing (the underlying file stays open)."""
+        """Finish hashing and writing; raise the writing thread's error, if any."""
         if not self._closed:
             self._closed = True
-            self._flush_pending()
-            self._queue.put(None)
-            self._thread.join()
+            try:
+                self._flush_pending()
+            finally:
+                self._hash_queue.put(None)
+                self._write_queue.put(None)
+                for thread in self._threads:
+                    thread.join()
+        if self._error is not None:
+            raise self._error
 
     @property
     def digest(self) -> hashlib._Hash:
