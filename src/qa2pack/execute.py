@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from .atomic import write_atomic
 from .errors import CrossDeviceError, ExecutionError, Qa2packError
 from .journal import MARKER, Journal, moves_count, undo_moves
 from .manifest import HashingWriter, copy_with_md5, hash_files, new_md5
@@ -355,9 +356,7 @@ class Executor:
             data = (action.text or "").encode()
             if dst.exists() and self.journal is not None:
                 self.journal.replaced_readme(action.target.as_posix(), dst.read_text(encoding="utf-8"))
-            tmp = dst.with_name(dst.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, dst)
+            write_atomic(dst, data)
             md5 = None
             if self.plan.mode is Mode.COPY or self.plan.checksums:
                 digest = new_md5()

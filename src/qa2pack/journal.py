@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .atomic import escape_field, unescape_field, write_atomic
+
 log = logging.getLogger(__name__)
 
 MARKER = ".qa2pack-incomplete"
@@ -60,7 +62,7 @@ class Journal:
         """Record a rename before doing it; synced so a crash cannot lose the record."""
         if self._moves is None:
             self._moves = open(moves_path(self.packpath), "a", encoding="utf-8")  # noqa: SIM115
-        self._moves.write(f"{_escape(str(src))}\t{_escape(str(dst))}\n")
+        self._moves.write(f"{escape_field(str(src))}\t{escape_field(str(dst))}\n")
         self._moves.flush()
         os.fsync(self._moves.fileno())
 
@@ -75,21 +77,6 @@ class Journal:
         if self._moves is not None:
             self._moves.close()
             self._moves = None
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def _unescape(text: str) -> str:
-    out, chars = [], iter(text)
-    for char in chars:
-        if char == "\\":
-            nxt = next(chars, "")
-            out.append({"t": "\t", "n": "\n", "\\": "\\"}.get(nxt, nxt))
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def moves_count(packpath: Path) -> int:
@@ -115,7 +102,7 @@ def undo_moves(packpath: Path, start: int = 0) -> int:
         records = [line.rstrip("\n").split("\t") for line in handle][start:]
     undone = 0
     for src_text, dst_text in reversed(records):
-        src, dst = Path(_unescape(src_text)), Path(_unescape(dst_text))
+        src, dst = Path(unescape_field(src_text)), Path(unescape_field(dst_text))
         if not dst.is_file() or dst.is_symlink():
             continue
         if src.is_symlink() and os.readlink(src) == str(dst):
@@ -135,9 +122,7 @@ def _truncate(path: Path, keep: int) -> None:
         return
     with open(path, encoding="utf-8") as handle:
         lines = handle.readlines()[:keep]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(lines))
 
 
 @dataclass
@@ -180,7 +165,7 @@ def roll_back(packpath: Path) -> str | None:
         for rel in reversed(run.created):
             _remove(packpath / rel)
         for rel, text in run.readmes.items():
-            _write_text(packpath / rel, text)
+            write_atomic(packpath / rel, text)
     marker.unlink()
     started = run.header.get("started", "an earlier run")
     return (f"rolled back the interrupted run of {started} (mode {run.header.get('mode', '?')}): "
@@ -193,9 +178,4 @@ def _remove(path: Path) -> None:
     elif os.path.lexists(path):
         path.unlink()
 
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 

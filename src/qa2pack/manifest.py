@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .atomic import escape_field, unescape_field, write_atomic
 from .errors import InputError
 
 CHUNK = 1 << 20
@@ -175,14 +176,6 @@ def parse_md5sum(text: str) -> dict[str, str]:
     return out
 
 
-def _escape(path: str) -> str:
-    return path.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def _unescape(text: str) -> str:
-    return text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
-
-
 @dataclass
 class Manifest:
     """Every delivered file: path -> (size, md5 or None), plus a few facts about the run."""
@@ -203,11 +196,8 @@ def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]], me
     lines.append("# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n")
     for rel in sorted(entries):
         size, md5 = entries[rel]
-        lines.append(f"{md5 or '-'}\t{size}\t{_escape(rel)}\n")
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.writelines(lines)
-    os.replace(tmp, path)
+        lines.append(f"{md5 or '-'}\t{size}\t{escape_field(rel)}\n")
+    write_atomic(path, "".join(lines))
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -229,7 +219,7 @@ def read_manifest(path: Path) -> Manifest:
         if len(parts) != 3:
             continue
         md5, size, rel = parts
-        manifest.entries[_unescape(rel)] = (int(size), None if md5 == "-" else md5)
+        manifest.entries[unescape_field(rel)] = (int(size), None if md5 == "-" else md5)
     return manifest
 
 

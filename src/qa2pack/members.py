@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from .errors import NoEBProductsError
 from .model import Folder, Kind
@@ -19,6 +18,7 @@ from .naming import (
     eb_uid_of,
     is_level_folder,
     leading_uid,
+    matches,
     natural_key,
     natural_sorted,
 )
@@ -172,7 +172,7 @@ def is_staged_member(folder: Folder, kept_folders: Mapping[str, str]) -> bool:
     if is_level_folder(folder.name, MEMBER_PLACEHOLDER, MEMBER_PREFIX):
         return True
     script = next((f for f in folder.folders if kept_folders.get(f.name) == "script"), None)
-    return script is not None and any(fnmatchcase(e.name, p) for e in script.files for p in PPR_GLOBS)
+    return script is not None and any(matches(e.name, PPR_GLOBS) for e in script.files)
 
 
 def staged_members(tree: Folder, kept_folders: Mapping[str, str]) -> list[MemberSource]:

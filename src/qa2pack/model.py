@@ -266,7 +266,6 @@ class PackageState:
     entries: tuple[str, ...] = ()  # top-level names
     sg: str | None = None
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # group folder -> member folders
-    incomplete: bool = False  # an interrupted run left its marker
     member_sizes: tuple[tuple[str, int], ...] = ()  # packpath-relative member folder -> bytes
     listing: tuple[tuple[str, bool, int], ...] = ()  # append product: (path, is_dir, size) below packpath
     readmes: tuple[tuple[str, str], ...] = ()  # append product: member folder -> README text

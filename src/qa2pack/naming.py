@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 
 from .errors import UsageError
+from .model import OusUids
 
 # An ALMA uid written for file names: uid___A002_X3c9295_X8c (archive, two hex-ish parts).
 _UID_CORE = r"uid___[A-Za-z0-9]+_[A-Za-z0-9]+_[A-Za-z0-9]+"
@@ -22,6 +24,32 @@ GROUP_PREFIX = "group."
 MEMBER_PREFIX = "member."
 # How scriptForPI.py (and everything here) recognises a pipeline processing request by name.
 PPR_GLOBS = ("*PPR*.xml", "*pprequest.xml")
+CALIBRATION_SCRIPT_GLOB = "*uid*.ms.scriptForCalibration.py"
+
+
+def matches(name: str, patterns: Iterable[str]) -> bool:
+    """Tell whether ``name`` matches one of the shell globs (case-sensitive)."""
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
+def uid_after(name: str, prefix: str) -> str | None:
+    """Return the uid in ``member.uid___...`` or ``MOUS_uid___...`` after ``prefix``, else None."""
+    return leading_uid(name[len(prefix):]) if name.startswith(prefix) else None
+
+
+def calibration_script_uid(name: str) -> str | None:
+    """Return the EB uid of a ``*uid*.ms.scriptForCalibration.py`` script (None for other names)."""
+    if not fnmatchcase(name, CALIBRATION_SCRIPT_GLOB):
+        return None
+    found = UID_RE.search(name)
+    return found.group(0) if found else None
+
+
+def level_folders(uids: OusUids | None) -> tuple[str, str, str]:
+    """Return the science-goal, group and member folder names: placeholders or real uids."""
+    if uids is None:
+        return SG_PLACEHOLDER, GROUP_PLACEHOLDER, MEMBER_PLACEHOLDER
+    return SG_PREFIX + uids.science_goal, GROUP_PREFIX + uids.group, MEMBER_PREFIX + uids.member
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:

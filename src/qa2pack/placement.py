@@ -6,14 +6,12 @@ Pure: a file or unit plus its :class:`~qa2pack.members.Context` in, a :class:`Pl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from .config import Config
 from .members import Context
 from .model import Kind, Unit
-from .naming import eb_uid_of
+from .naming import eb_uid_of, matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +35,6 @@ class Rules:
     include_asdm: bool = False
     asdms: frozenset[str] = frozenset()
     pipeline: bool = False
-
-
-def matches(name: str, patterns: Iterable[str]) -> bool:
-    """Tell whether ``name`` matches one of the shell globs (case-sensitive)."""
-    return any(fnmatchcase(name, p) for p in patterns)
 
 
 def _collision_prefix(ctx: Context, name: str) -> str:

@@ -41,12 +41,14 @@ from .naming import (
     highest_level,
     is_level_folder,
     leading_uid,
+    level_folders,
     level_name,
+    matches,
     natural_key,
     next_level_number,
 )
 from .options import PackageOptions
-from .placement import Placement, Rules, matches, place_file, place_unit
+from .placement import Placement, Rules, place_file, place_unit
 from .readme import DEFAULT_HEADER, ImageSummary, render_readme, render_summary, render_tree, split_header
 
 README_NAME = "README"
@@ -156,7 +158,7 @@ def _level_folders(count: int, options: PackageOptions, state: PackageState,
     if uids is not None:
         if count != 1:
             raise UsageError(f"--ous-uids names one member, but origpath holds {count} members")
-        sg, group, member = SG_PREFIX + uids.science_goal, GROUP_PREFIX + uids.group, MEMBER_PREFIX + uids.member
+        sg, group, member = level_folders(uids)
         if append is not Append.REPLACE and state.sg not in (None, sg):
             raise PackpathError(f"packpath holds science goal {state.sg}, not {sg}")
         exists = member in state.members_of(group)

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET  # noqa: N817 - the usual name
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import write_atomic
 from .errors import PipelineRunError
 from .naming import normalize_uid
 
@@ -121,6 +122,4 @@ def write_restore_ppr(path: Path, project: str, sous: str | None, gous: str | No
             ET.SubElement(ET.SubElement(identifier, "AsdmRef"), "ExecBlockId").text = archive(eb)
             ET.SubElement(identifier, "AsdmDiskName").text = eb
     ET.indent(root)
-    tmp = path.with_name(path.name + ".tmp")
-    ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=True)
-    tmp.replace(path)
+    write_atomic(path, ET.tostring(root, encoding="UTF-8", xml_declaration=True))

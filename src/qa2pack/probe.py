@@ -182,6 +182,18 @@ def scan_tree(origpath: Path, *, follow_links: bool = False, plain_names: Iterab
     return Scan(Path(root), top, tuple(walker.notes))
 
 
+def is_asdm(path: Path) -> bool:
+    """Tell an ASDM folder by content (``ASDMBinary/`` or ``ASDM.xml``), following a link to one."""
+    return path.is_dir() and ((path / "ASDMBinary").is_dir() or (path / "ASDM.xml").is_file())
+
+
+def tree_size(path: Path) -> int:
+    """Return the bytes of a file, or of every file below a folder (links counted, not followed)."""
+    if path.is_symlink() or not path.is_dir():
+        return path.lstat().st_size
+    return sum(size for _, is_dir, size in walk_listing(str(path), str(path)) if not is_dir)
+
+
 def files_containing(paths: Iterable[Path], needle: bytes) -> set[Path]:
     """Return the paths whose content contains ``needle`` (scripts are small; read whole)."""
     found = set()
@@ -194,10 +206,9 @@ def files_containing(paths: Iterable[Path], needle: bytes) -> set[Path]:
     return found
 
 
-def _walk_listing(root: str, top: str) -> tuple[list[tuple[str, bool, int]], int]:
-    """List everything below ``top`` as (root-relative path, is_dir, size) and the total bytes."""
+def walk_listing(root: str, top: str) -> list[tuple[str, bool, int]]:
+    """List everything below ``top`` as (root-relative path, is_dir, size), sorted (links not followed)."""
     listing: list[tuple[str, bool, int]] = []
-    total = 0
     stack = [top]
     while stack:
         path = stack.pop()
@@ -208,11 +219,9 @@ def _walk_listing(root: str, top: str) -> tuple[list[tuple[str, bool, int]], int
                     listing.append((rel, True, 0))
                     stack.append(entry.path)
                 else:
-                    size = entry.stat(follow_symlinks=False).st_size
-                    listing.append((rel, False, size))
-                    total += size
+                    listing.append((rel, False, entry.stat(follow_symlinks=False).st_size))
     listing.sort()
-    return listing, total
+    return listing
 
 
 def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes: bool = False) -> PackageState:
@@ -246,8 +255,8 @@ def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes
             for member in members:
                 member_rel = f"{sg}/{group}/{member}"
                 if with_sizes or with_listing:
-                    member_listing, total = _walk_listing(text, os.path.join(text, member_rel))
-                    sizes.append((member_rel, total))
+                    member_listing = walk_listing(text, os.path.join(text, member_rel))
+                    sizes.append((member_rel, sum(size for _, _, size in member_listing)))
                     if with_listing:
                         listing += member_listing
                 readme = os.path.join(text, member_rel, "README")
@@ -259,7 +268,6 @@ def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes
         entries=entries,
         sg=sg,
         groups=tuple(groups),
-        incomplete=".qa2pack-incomplete" in entries,
         member_sizes=tuple(sizes),
         listing=tuple(listing),
         readmes=tuple(readmes),

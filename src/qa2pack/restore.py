@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import logging
 import os
 import re
@@ -32,12 +31,16 @@ from .naming import (
     MEMBER_PREFIX,
     PPR_GLOBS,
     SG_PREFIX,
-    UID_RE,
+    asdm_uid,
+    calibration_script_uid,
     is_level_folder,
     leading_uid,
+    matches,
     natural_sorted,
+    uid_after,
 )
 from .ppr import read_ppr, write_restore_ppr
+from .probe import is_asdm, tree_size
 from .progress import Progress, SilentProgress, human_bytes
 
 log = logging.getLogger(__name__)
@@ -262,12 +265,10 @@ def inspect_member(folder: Path) -> RestoreMember:
     script = folder / "script"
     names = sorted(p.name for p in script.iterdir()) if script.is_dir() else []
     for name in names:
-        if fnmatch.fnmatchcase(name, "*uid*.ms.scriptForCalibration.py"):
-            found = UID_RE.search(name)
-            uid = found.group(0) if found else None
-            if uid:
-                member.named_ebs.setdefault(uid, f"script/{name}")
-        if any(fnmatch.fnmatchcase(name, p) for p in PPR_GLOBS):
+        uid = calibration_script_uid(name)
+        if uid:
+            member.named_ebs.setdefault(uid, f"script/{name}")
+        if matches(name, PPR_GLOBS):
             member.pipeline = True
             request = read_ppr(script / name)
             member.project, member.mous = request.project, request.mous
@@ -275,7 +276,7 @@ def inspect_member(folder: Path) -> RestoreMember:
             member.sessions = dict(request.sessions)
             for uid in list(request.asdms) + [e for ebs in request.sessions.values() for e in ebs]:
                 member.named_ebs.setdefault(uid, f"script/{name}")
-        if fnmatch.fnmatchcase(name, "*pipeline_manifest.xml"):
+        if matches(name, ("*pipeline_manifest.xml",)):
             ebs, sessions, ous = _manifest_asdms(script / name)
             for uid in ebs:
                 member.named_ebs.setdefault(uid, f"script/{name}")
@@ -285,23 +286,14 @@ def inspect_member(folder: Path) -> RestoreMember:
             member.extra_copy = True
     levels = [p.name for p in (folder, folder.parent, folder.parent.parent)]
     for name, prefix, attr in zip(levels, (MEMBER_PREFIX, GROUP_PREFIX, SG_PREFIX), ("mous", "gous", "sous"), strict=True):
-        if name.startswith(prefix) and getattr(member, attr) is None:
-            setattr(member, attr, leading_uid(name[len(prefix):]))
+        if getattr(member, attr) is None:
+            setattr(member, attr, uid_after(name, prefix))
     raw = folder / "raw"
     if raw.is_dir():
         for entry in sorted(raw.iterdir()):
-            if entry.is_dir() and ((entry / "ASDMBinary").is_dir() or (entry / "ASDM.xml").is_file()):
-                uid = leading_uid(entry.name) or entry.name.removesuffix(ASDM_SUFFIX)
-                member.asdms[uid] = entry
+            if is_asdm(entry):
+                member.asdms[asdm_uid(entry.name)] = entry
     return member
-
-
-def _size_of(path: Path) -> int:
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for name in files:
-            total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
 
 
 def _link_or_copy_tree(source: Path, target: Path) -> None:
@@ -348,10 +340,6 @@ class RestoreReport:
         }
 
 
-def _is_asdm(path: Path) -> bool:
-    return (path / "ASDMBinary").is_dir() or (path / "ASDM.xml").is_file()
-
-
 def _member_for(uid: str, members: Sequence[Path]) -> Path:
     """Return the member whose scripts name an EB (for raw data without its own package path)."""
     if len(members) == 1:
@@ -374,7 +362,7 @@ def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write
     for path in map(Path, inputs):
         if path.is_dir():
             inner = sorted(path.glob("*.tar"))
-            if inner and not _is_asdm(path):
+            if inner and not is_asdm(path):
                 tars += inner
             else:
                 folders.append(path)
@@ -385,7 +373,7 @@ def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write
     raw_tars = [t for t in tars if RAW_TAR_RE.match(t.name)]
     product_tars = [t for t in tars if t not in raw_tars]
     into.mkdir(parents=True, exist_ok=True)
-    needed_unpack = sum(t.stat().st_size for t in tars) + sum(_size_of(f) for f in folders)
+    needed_unpack = sum(t.stat().st_size for t in tars) + sum(tree_size(f) for f in folders)
     free = shutil.disk_usage(into).free
     if needed_unpack > free:
         raise RestoreError(f"not enough space in {into} to unpack: {human_bytes(needed_unpack)} needed, "
@@ -399,9 +387,8 @@ def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write
     for archive in product_tars:
         unpack_tar(archive, into, progress=progress)
         report.unpacked.append(archive.name)
-    members = find_members(into)
     for folder in folders:
-        if _is_asdm(folder):
+        if is_asdm(folder):
             continue  # placed below, once the members are known
         if not any(is_level_folder(p.name, MEMBER_PLACEHOLDER, MEMBER_PREFIX) for p in folder.rglob("*") if p.is_dir()):
             raise InputError(f"{folder} is neither an ASDM nor an unpacked package")
@@ -430,8 +417,8 @@ def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write
             unpack_tar(archive, into, rename_top=rename, progress=progress)
         report.unpacked.append(archive.name)
     for folder in folders:
-        if _is_asdm(folder):
-            uid = leading_uid(folder.name) or folder.name.removesuffix(ASDM_SUFFIX)
+        if is_asdm(folder):
+            uid = asdm_uid(folder.name)
             member = _member_for(uid, members)
             target = member / "raw" / f"{uid}{ASDM_SUFFIX}"
             if target.exists():
@@ -458,7 +445,7 @@ def _check_members(report: RestoreReport, folders: Sequence[Path], write_ppr: bo
             report.warnings.append(f"{uid}: an ASDM no script names (semipass data?); scriptForPI.py ignores it")
         if (folder / "calibrated").exists():
             raise RestoreError(f"{folder / 'calibrated'} exists already; move it away first")
-        raw_size += sum(_size_of(path) for path in member.asdms.values())
+        raw_size += sum(tree_size(path) for path in member.asdms.values())
         extra_copy |= member.extra_copy
         script = folder / "script"
         casa = "casa --pipeline" if member.pipeline else "casa"

@@ -10,7 +10,6 @@ reported, never dropped silently.  Planning is pure given the listing; the execu
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,16 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import PipelineRunError
 from .model import Action, Append, Finding, Kind, MemberPlan, Mode, Op, OusUids, Plan, Skipped, Style
-from .naming import (
-    GROUP_PLACEHOLDER,
-    GROUP_PREFIX,
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
-    PPR_GLOBS,
-    SG_PLACEHOLDER,
-    SG_PREFIX,
-    leading_uid,
-)
+from .naming import PPR_GLOBS, level_folders, matches, uid_after
 from .plan import README_NAME
 from .ppr import ProcessingRequest, read_ppr
 from .readme import DEFAULT_HEADER, render_readme, render_tree
@@ -63,10 +53,6 @@ class PipelineRun:
     gous: str | None
 
 
-def _uid_after(name: str, prefix: str) -> str | None:
-    return leading_uid(name[len(prefix):]) if name.startswith(prefix) else None
-
-
 def find_run(root: Path) -> PipelineRun:
     """Locate the MOUS folder of a run given the run, its MOUS folder, or its products/ folder."""
     root = Path(root)
@@ -92,14 +78,14 @@ def find_run(root: Path) -> PipelineRun:
     ppr = _read_the_ppr(mous_dir / "products", working)
     gous_dir = mous_dir.parent
     return PipelineRun(mous_dir, mous_dir / "products", working, ppr,
-                       _uid_after(gous_dir.parent.name, "SOUS_") or ppr.sous,
-                       _uid_after(gous_dir.name, "GOUS_") or ppr.gous)
+                       uid_after(gous_dir.parent.name, "SOUS_") or ppr.sous,
+                       uid_after(gous_dir.name, "GOUS_") or ppr.gous)
 
 
 def _ppr_candidates(folder: Path | None) -> list[Path]:
     if folder is None:
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and any(fnmatch.fnmatchcase(p.name, g) for g in PPR_GLOBS))
+    return sorted(p for p in folder.iterdir() if p.is_file() and matches(p.name, PPR_GLOBS))
 
 
 def _read_the_ppr(products: Path, working: Path | None) -> ProcessingRequest:
@@ -121,16 +107,9 @@ def _read_the_ppr(products: Path, working: Path | None) -> ProcessingRequest:
 def classify_product(name: str) -> tuple[str, str] | None:
     """Return (package folder, reason) for a file of products/, or None when no rule knows it."""
     for folder, patterns, reason in STAGE_RULES:
-        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+        if matches(name, patterns):
             return folder, reason
     return None
-
-
-def level_names(uids: OusUids | None) -> tuple[str, str, str]:
-    """Return the three level folders: placeholders, or ``science_goal.uid___...`` names."""
-    if uids is None:
-        return SG_PLACEHOLDER, GROUP_PLACEHOLDER, MEMBER_PLACEHOLDER
-    return SG_PREFIX + uids.science_goal, GROUP_PREFIX + uids.group, MEMBER_PREFIX + uids.member
 
 
 def _keep_unique_scripts(actions: list[Action], mous: str) -> tuple[list[Action], list[Skipped]]:
@@ -138,7 +117,7 @@ def _keep_unique_scripts(actions: list[Action], mous: str) -> tuple[list[Action]
     skipped: list[Skipped] = []
     for globs in UNIQUE_SCRIPT_GLOBS:
         matching = [a for a in actions if a.target.parts[3] == "script"
-                    and any(fnmatch.fnmatchcase(a.target.name, g) for g in globs)]
+                    and matches(a.target.name, globs)]
         if len(matching) <= 1:
             continue
         # Prefer products/ over working/, then the <mous>.<recipe>. (or member.) prefixed name.
@@ -160,7 +139,7 @@ def plan_stage(run: PipelineRun, staged_name: str, mode: Mode, listing: Sequence
                pipe_readme: str | None = None, uids: OusUids | None = None,
                other_skipped: Sequence[Skipped] = ()) -> Plan:
     """Plan the staged package from the products listing (name, size) and the working-folder logs."""
-    sg, group, member = level_names(uids)
+    sg, group, member = level_folders(uids)
     folder = PurePosixPath(sg, group, member)
     actions: list[Action] = []
     skipped: list[Skipped] = list(other_skipped)
@@ -229,7 +208,7 @@ def list_run(run: PipelineRun) -> tuple[list[tuple[str, int]], list[tuple[str, i
     logs: list[tuple[str, int]] = []
     if run.working is not None:
         for entry in sorted(os.scandir(run.working), key=lambda e: e.name):
-            if entry.is_file() and fnmatch.fnmatchcase(entry.name, "casa-*.log"):
+            if entry.is_file() and matches(entry.name, ("casa-*.log",)):
                 logs.append((entry.name, entry.stat().st_size))
         skipped.append(Skipped("working", Kind.FOLDER, "the pipeline working area (only its PPR and CASA logs are "
                                                        "staged)"))

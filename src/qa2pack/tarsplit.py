@@ -9,7 +9,6 @@ computed on the way and written as a ``md5sum``-format sidecar.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import re
@@ -20,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from .atomic import write_atomic
 from .errors import InputError, UsageError
 from .journal import MARKER
 from .manifest import HashingWriter, md5sum_line
 from .naming import (
-    GROUP_PLACEHOLDER,
     GROUP_PREFIX,
     MEMBER_PLACEHOLDER,
     MEMBER_PREFIX,
@@ -32,8 +31,10 @@ from .naming import (
     SG_PREFIX,
     auxiliary_name,
     is_level_folder,
+    matches,
     natural_sorted,
     part_name,
+    uid_after,
 )
 from .progress import Progress, SilentProgress
 
@@ -179,7 +180,7 @@ def split_auxiliary(entries: Sequence[TarEntry],
     optional for reprocessing, so not in what every PI downloads.
     """
     aux_names = {e.name for e in entries if not e.is_dir
-                 and any(fnmatch.fnmatchcase(e.name.rsplit("/", 1)[-1], p) for p in patterns)}
+                 and matches(e.name.rsplit("/", 1)[-1], patterns)}
     if not aux_names:
         return list(entries), []
     folders = {name.rsplit("/", n)[0] for name in aux_names for n in range(1, name.count("/") + 1)}
@@ -206,10 +207,6 @@ class SplitResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _ous_of(name: str, placeholder: str, prefix: str) -> str:
-    return name[len(prefix):] if name.startswith(prefix) and not name.startswith(placeholder) else name
-
-
 def find_units(packpath: Path) -> list[DeliveryUnit]:
     """Return the delivery units of a package: one per member, one per group with group-level files."""
     if not packpath.is_dir():
@@ -229,12 +226,12 @@ def find_units(packpath: Path) -> list[DeliveryUnit]:
             members = [m for m in natural_sorted(os.listdir(group_dir))
                        if is_level_folder(m, MEMBER_PLACEHOLDER, MEMBER_PREFIX) and (group_dir / m).is_dir()]
             for member in members:
-                ous = _ous_of(member, MEMBER_PLACEHOLDER, MEMBER_PREFIX)
+                ous = uid_after(member, MEMBER_PREFIX) or member
                 stand_ins[ous] = stand_ins.get(ous, 0) + 1
                 units.append(DeliveryUnit(ous, "member", f"{sg}/{group}/{member}", (f"{sg}/{group}/{member}",)))
             loose = [e for e in sorted(os.listdir(group_dir)) if e not in members]
             if loose:
-                gous = _ous_of(group, GROUP_PLACEHOLDER, GROUP_PREFIX)
+                gous = uid_after(group, GROUP_PREFIX) or group
                 units.append(DeliveryUnit(gous, "group", f"{sg}/{group}", tuple(f"{sg}/{group}/{e}" for e in loose)))
     # Placeholder member names repeat across groups; the group name makes the tar names unique.
     return [DeliveryUnit(f"{u.folder.split('/')[1]}.{u.ous}", u.level, u.folder, u.paths)
@@ -306,9 +303,7 @@ def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | Non
 def write_sidecar(tar_path: Path, md5: str) -> Path:
     """Write ``<tar>.md5sum`` in ``md5sum`` output format (temporary name, then rename)."""
     sidecar = tar_path.with_name(tar_path.name + ".md5sum")
-    tmp = sidecar.with_name(sidecar.name + ".partial")
-    tmp.write_text(md5sum_line(md5, tar_path.name), encoding="utf-8")
-    os.replace(tmp, sidecar)
+    write_atomic(sidecar, md5sum_line(md5, tar_path.name))
     return sidecar
 
 

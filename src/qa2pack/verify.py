@@ -9,7 +9,6 @@ empty tars, md5 sidecars, real uids everywhere when asked for, and a ``script/``
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import stat
@@ -33,7 +32,9 @@ from .naming import (
     SG_PLACEHOLDER,
     SG_PREFIX,
     UID_RE,
+    calibration_script_uid,
     is_level_folder,
+    matches,
 )
 from .progress import Progress, SilentProgress
 from .readme import parse_tree
@@ -47,7 +48,6 @@ UNIQUE_SCRIPT_GLOBS = (
     PPR_GLOBS,
     ("*pipeline_manifest.xml",),
 )
-CALIBRATION_SCRIPT_GLOB = "*uid*.ms.scriptForCalibration.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,15 +288,15 @@ def check_scripts(view: PackageView, config: Config = DEFAULT_CONFIG) -> list[Pr
     problems = []
     for folder, names in sorted(by_folder.items()):
         for globs in UNIQUE_SCRIPT_GLOBS:
-            found = sorted(n for n in names if any(fnmatch.fnmatchcase(n, g) for g in globs))
+            found = sorted(n for n in names if matches(n, globs))
             if len(found) > 1:
                 problems.append(Problem("ingest", folder, f"{' / '.join(globs)} matches {len(found)} files "
                                                           f"({', '.join(found)}); scriptForPI.py needs one"))
         per_eb: dict[str, list[str]] = defaultdict(list)
         for name in names:
-            if fnmatch.fnmatchcase(name, CALIBRATION_SCRIPT_GLOB):
-                match = UID_RE.search(name)
-                per_eb[match.group(0) if match else name].append(name)
+            uid = calibration_script_uid(name)
+            if uid:
+                per_eb[uid].append(name)
         for uid, found in sorted(per_eb.items()):
             if len(found) > 1:
                 listed = ", ".join(sorted(found))

@@ -16,7 +16,7 @@ from .errors import InputError
 from .members import find_eb_folders
 from .model import Kind
 from .naming import asdm_uid, natural_sorted
-from .probe import scan_tree
+from .probe import is_asdm, scan_tree, tree_size
 from .readme import DEFAULT_HEADER
 
 PROJECT_RE = re.compile(r"^\d{4}\.\d\.\d{5}\.[A-Z]+$")
@@ -74,8 +74,7 @@ class StartReport:
 
 
 def _find_asdms(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_dir() and ((p / "ASDMBinary").is_dir() or (p / "ASDM.xml").is_file()))
+    return sorted(p for p in folder.iterdir() if is_asdm(p))
 
 
 def _eb_folder_names(uids: list[str]) -> dict[str, str]:
@@ -151,28 +150,18 @@ class ClearPlan:
     sizes: dict[Path, int]
 
 
-def _is_asdm(path: Path) -> bool:
-    return path.is_dir() and ((path / "ASDMBinary").is_dir() or (path / "ASDM.xml").is_file())
-
-
-def _size(path: Path) -> int:
-    if path.is_symlink() or not path.is_dir():
-        return path.lstat().st_size
-    return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
-
-
 def plan_clear(eb_dir: Path) -> ClearPlan:
     """Decide what clearing an EB folder removes: everything but its ASDM and calibration script."""
     eb_dir = Path(eb_dir)
     if not eb_dir.is_dir():
         raise InputError(f"not a folder: {eb_dir}")
     entries = sorted(eb_dir.iterdir())
-    keep = [p for p in entries if _is_asdm(p) or (p.is_file() and p.name.endswith(".scriptForCalibration.py"))]
-    if not any(_is_asdm(p) for p in keep):
+    keep = [p for p in entries if is_asdm(p) or (p.is_file() and p.name.endswith(".scriptForCalibration.py"))]
+    if not any(is_asdm(p) for p in keep):
         # Without its ASDM (or a link to one) clearing would leave nothing to calibrate again from.
         raise InputError(f"{eb_dir} is not an EB folder holding its ASDM (or a link to it); refusing to clear it")
     remove = [p for p in entries if p not in keep]
-    return ClearPlan(eb_dir, keep, remove, {p: _size(p) for p in remove})
+    return ClearPlan(eb_dir, keep, remove, {p: tree_size(p) for p in remove})
 
 
 def apply_clear(plan: ClearPlan) -> None:

@@ -1,0 +1,33 @@
+"""Write a small file so that a reader sees the old content or the new, never half of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary name in the same folder, then rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def escape_field(text: str) -> str:
+    """Escape a path for one tab-separated, one-line field (backslash, tab, newline)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def unescape_field(text: str) -> str:
+    """Undo :func:`escape_field` character by character (an escaped backslash before n stays two characters)."""
+    out, chars = [], iter(text)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            out.append({"t": "\t", "n": "\n", "\\": "\\"}.get(following, following))
+        else:
+            out.append(char)
+    return "".join(out)
