@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -19,14 +19,14 @@ from pathlib import Path
 from ._version import __version__
 from .errors import ExecutionError, InputError, PackpathError, Qa2packError, UsageError
 from .execute import Executor
-from .fitsinfo import ImageReader, summarize_fits
+from .fitsinfo import ImageReader, summarize_many
 from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
 from .options import PackageOptions
 from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
 from .preflight import preflight
-from .probe import check_origpath, files_containing, read_package_state, scan_tree
+from .probe import check_origpath, files_containing, read_package_state, scan_tree, walk_listing
 from .progress import Progress, SilentProgress
 from .readme import ImageSummary, split_header
 from .report import RunReport
@@ -84,17 +84,17 @@ def gather_facts(draft: Draft, images: bool = True) -> ContentFacts:
     eph = {src: md5_file(root / src) for _, sources in draft.ephemerides for src in sources}
     scripts = {root / src: src for src in draft.calibration_scripts()}
     fixplanets = frozenset(scripts[p] for p in files_containing(scripts, b"fixplanets"))
-    return ContentFacts(eph, fixplanets, read_images(draft) if images else {})
+    found = summarize_many(list(_fits_paths(draft))) if images else {}
+    return ContentFacts(eph, fixplanets, _images_by_source(draft, found))
 
 
-def read_images(draft: Draft) -> dict[str, ImageSummary]:
-    """Summarise every packaged FITS image for the README (astropy; headers and a pixel sample)."""
-    images = {}
-    for src in draft.fits_sources():
-        summary = summarize_fits(draft.origpath / src)
-        if summary is not None:
-            images[src] = summary
-    return images
+def _fits_paths(draft: Draft) -> dict[str, str]:
+    """Map each packaged FITS image's absolute path (what the reader gets) to its source (what the plan uses)."""
+    return {str(draft.origpath / src): src for src in draft.fits_sources()}
+
+
+def _images_by_source(draft: Draft, found: Mapping[str, ImageSummary | None]) -> dict[str, ImageSummary]:
+    return {src: summary for path, src in _fits_paths(draft).items() if (summary := found.get(path)) is not None}
 
 
 # From this many files on, the image summaries are read by a helper process, which imports
@@ -105,12 +105,18 @@ READER_PROCESS_FILES = 5_000
 def plan_package(origpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
                  packpath: str | Path | None = None, state: PackageState | None = None) -> Plan:
     """Scan origpath and return the plan, writing nothing (what ``inspect`` shows)."""
-    externals = read_externals(options)
-    scan = scan_tree(Path(origpath), follow_links=options.follow_links, plain_names=options.config.qa2_folders)
-    notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason) for n in scan.links]
     packname = Path(packpath).name if packpath is not None else PLACEHOLDER_PACKNAME
-    draft = draft_plan(scan.tree, scan.root, packname, options, state or PackageState(), externals, notes)
+    draft = _draft(Path(origpath), packname, options, state or PackageState(), read_externals(options))
     return complete_plan(draft, gather_facts(draft))
+
+
+def _draft(origpath: Path, packname: str, options: PackageOptions, state: PackageState,
+           externals: ExternalFiles) -> Draft:
+    """Walk origpath and place everything (every link not followed becomes a 'not packaged' line)."""
+    scan = scan_tree(origpath, follow_links=options.follow_links, plain_names=options.config.qa2_folders)
+    notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason) for n in scan.links]
+    draft = draft_plan(scan.tree, scan.root, packname, options, state, externals, notes)
+    return replace(draft, externals=_staged_readme_header(draft, externals))
 
 
 @contextmanager
@@ -153,14 +159,8 @@ def _manifest_entries(plan: Plan, packpath: Path, new: Entries) -> Entries:
     old_path = manifest_path(packpath)
     entries = dict(read_manifest(old_path).entries) if old_path.exists() else {}
     entries.update(new)
-    on_disk = {}
-    for root, _, files in os.walk(packpath):
-        for name in files:
-            full = os.path.join(root, name)
-            rel = os.path.relpath(full, packpath).replace(os.sep, "/")
-            if rel != MARKER:
-                on_disk[rel] = os.lstat(full).st_size
-    return {rel: entries.get(rel, (size, None)) for rel, size in on_disk.items()}
+    on_disk = walk_listing(str(packpath), str(packpath))
+    return {rel: entries.get(rel, (size, None)) for rel, is_dir, size in on_disk if not is_dir and rel != MARKER}
 
 
 def _roll_back_interrupted(pack: Path) -> list[str]:
@@ -195,27 +195,21 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
     state = read_package_state(pack, with_listing=options.append is Append.PRODUCT,
                                with_sizes=options.append is not Append.REPLACE)
     check_packpath_state(state, options.append, pack)
-    scan = scan_tree(orig_real, follow_links=options.follow_links, plain_names=options.config.qa2_folders)
-    link_notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason)
-                  for n in scan.links]
-    draft = draft_plan(scan.tree, scan.root, pack.name, options, state, externals, link_notes)
-    draft = replace(draft, externals=_staged_readme_header(draft, externals))
-    sources = draft.fits_sources()
-    if not sources or sum(len(a.files) for m in draft.members for a in m.actions) < READER_PROCESS_FILES:
+    draft = _draft(orig_real, pack.name, options, state, externals)
+    paths = _fits_paths(draft)
+    if not paths or sum(len(a.files) for m in draft.members for a in m.actions) < READER_PROCESS_FILES:
         plan = complete_plan(draft, gather_facts(draft))
         return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
     # A large package: the README's image table is read by a helper process while the data are
     # transferred; everything else about the plan (ephemeris conflicts too) is settled first.
     reader = ImageReader()
     try:
-        images = reader.summarize([draft.origpath / src for src in sources])
+        images = reader.summarize(list(paths))
         facts = gather_facts(draft, images=False)
         trees: dict[str, str] = {}
 
         def with_images() -> Plan:
-            found = images.result()
-            summaries = {src: found[str(draft.origpath / src)] for src in sources}
-            return complete_plan(draft, replace(facts, images={k: v for k, v in summaries.items() if v}), trees)
+            return complete_plan(draft, replace(facts, images=_images_by_source(draft, images.result())), trees)
 
         return run_plan(complete_plan(draft, facts, trees), pack, progress, started, begin, notes,
                         with_ticket=True, finalize=with_images)

@@ -339,13 +339,10 @@ class Executor:
     def _add_to_archive(self, tar: tarfile.TarFile, part: Action, folder: str) -> None:
         src = self._source(part)
         arc = f"{folder}/{part.target.name}"
-        if not part.is_tree:
-            tar.add(src, arc, recursive=False)
-            return
         tar.add(src, arc, recursive=False)
-        names = sorted([(d, True) for d in part.dirs] + [(f, False) for f, _ in part.files])
-        for inner, _ in names:
-            tar.add(os.path.join(src, inner), f"{arc}/{inner}", recursive=False)
+        if part.is_tree:  # its folders and files, each folder before what it holds
+            for inner in sorted([*part.dirs, *(f for f, _ in part.files)]):
+                tar.add(os.path.join(src, inner), f"{arc}/{inner}", recursive=False)
 
     def _write_texts(self) -> None:
         for action in self.plan.actions:

@@ -44,9 +44,9 @@ class ImageReader:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_warm_up)
         self._pool.submit(int)  # start the process (and its astropy import) now
 
-    def summarize(self, paths: Sequence[Path]) -> Future[dict[str, ImageSummary | None]]:
+    def summarize(self, paths: Sequence[str]) -> Future[dict[str, ImageSummary | None]]:
         """Ask for the summaries of these images; the result arrives while the caller works on."""
-        return self._pool.submit(summarize_many, [str(p) for p in paths])
+        return self._pool.submit(summarize_many, list(paths))
 
     def close(self) -> None:
         """Let the process go (it ends once idle)."""

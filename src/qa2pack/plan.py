@@ -25,6 +25,7 @@ from .model import (
     Folder,
     Kind,
     MemberPlan,
+    Mode,
     Op,
     PackageState,
     Plan,
@@ -138,9 +139,14 @@ def _flatten(actions: Iterable[Action]) -> list[Action]:
     return out
 
 
+def _package_folder(target: PurePosixPath) -> str:
+    """Return the package folder (``calibration``, ``qa``, ...) of a target: sg/group/member/<folder>/..."""
+    parts = target.parts
+    return parts[3] if len(parts) > 4 else ""
+
+
 def _is_folder(action: Action, folder: str) -> bool:
-    parts = action.target.parts
-    return len(parts) >= 5 and parts[3] == folder
+    return _package_folder(action.target) == folder
 
 
 EMPTY_STATE = PackageState()
@@ -395,13 +401,18 @@ def _manual_only(cands: list[Candidate], marker: str) -> tuple[list[Candidate], 
     return kept, skipped
 
 
-def _split_ephemerides(cands: list[Candidate]) -> tuple[list[Candidate], list[Skipped], dict[str, list[str]]]:
+def _is_ephemeris(name: str, folder: str, config: Config) -> bool:
+    return folder == "calibrated" and matches(name, config.ephemeris_patterns)
+
+
+def _split_ephemerides(cands: list[Candidate], config: Config,
+                       ) -> tuple[list[Candidate], list[Skipped], dict[str, list[str]]]:
     """Keep one ephemeris per name and member; remember all sources so contents can be compared."""
     by_name: dict[str, list[str]] = defaultdict(list)
     kept, skipped = [], []
     first_of: dict[str, str] = {}
     for cand in sorted(cands, key=lambda c: c.order):
-        if cand.placement.rule.startswith("ephemeris"):
+        if cand.kind is Kind.FILE and _is_ephemeris(cand.placement.name, cand.placement.folder, config):
             name = cand.placement.name
             by_name[name].append(cand.source)
             if name in first_of:
@@ -425,7 +436,7 @@ def _checks(member: MemberSource, actions: list[Action], options: PackageOptions
     scripts: set[str] = set()
     logs: set[str] = set()
     for action in flat:
-        folder = action.target.parts[3] if len(action.target.parts) > 4 else ""
+        folder = _package_folder(action.target)
         uid = action.eb_uid or leading_uid(action.target.name)
         if action.kind is Kind.CALTABLE and action.eb_uid:
             caltables[action.eb_uid].append(action.target.name)
@@ -446,7 +457,7 @@ def _checks(member: MemberSource, actions: list[Action], options: PackageOptions
             findings.append(Finding("eb-without-script", f"EB {uid}: no script found for it", (uid,)))
         if uid not in logs:
             findings.append(Finding("eb-without-log", f"EB {uid}: no log found for it", (uid,)))
-    if not any(len(a.target.parts) > 4 and a.target.parts[3] == cfg.product for a in flat):
+    if not any(_is_folder(a, cfg.product) for a in flat):
         findings.append(Finding("no-product", f"member from {member.name}: no product (FITS image or mask) found"))
     return findings
 
@@ -474,7 +485,7 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
         skipped += member_skips
         cands, link_skips = _dedupe_links(cands)
         skipped += link_skips
-        if options.mode.value == "manimgonly":
+        if options.mode is Mode.MANIMGONLY:
             cands, manual_skips = _manual_only(cands, config.manual_marker)
             skipped += manual_skips
         if externals.pi_script is not None:
@@ -482,7 +493,7 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
             for cand in replaced:
                 skipped.append(Skipped(cand.source, cand.kind, "replaced by the --pi-script file"))
             cands = [c for c in cands if c not in replaced]
-        cands, eph_skips, member_ephemerides = _split_ephemerides(cands)
+        cands, eph_skips, member_ephemerides = _split_ephemerides(cands, config)
         skipped += eph_skips
         for eph_name, sources in member_ephemerides.items():
             all_ephemerides[eph_name] += sources
@@ -514,7 +525,9 @@ def _ephemeris_checks(draft: Draft, facts: ContentFacts) -> list[Finding]:
         for other in sources[1:]:
             if digests[other] != digests[first]:
                 raise EphemerisConflictError(name, draft.origpath / first, draft.origpath / other)
-    has_eph = any(a.rule.startswith("ephemeris") for m in draft.members for a in _flatten(m.actions))
+    config = draft.options.config
+    has_eph = any(a.kind is Kind.FILE and _is_ephemeris(a.target.name, _package_folder(a.target), config)
+                  for m in draft.members for a in _flatten(m.actions))
     if facts.fixplanets_scripts and not has_eph:
         listed = sorted(facts.fixplanets_scripts)
         return [Finding("fixplanets-without-eph",

@@ -22,7 +22,7 @@ from typing import IO, Any
 from .config import DEFAULT_CONFIG, FOLDER_KEYS, Config
 from .errors import InputError
 from .journal import MARKER
-from .manifest import CHUNK, Manifest, manifest_path, new_md5, parse_md5sum, read_manifest
+from .manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from .naming import (
     GROUP_PLACEHOLDER,
     GROUP_PREFIX,
@@ -153,13 +153,11 @@ class HashingReader:
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
         self.digest = new_md5()
-        self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         """Read and hash."""
         data = self._handle.read(size)
         self.digest.update(data)
-        self.size += len(data)
         return data
 
     def drain(self) -> None:
@@ -357,23 +355,30 @@ def verify_package(packpath: Path, manifest: Path | None = None, config: Config 
     packpath = Path(packpath)
     report = VerifyReport(str(packpath))
     view = view_from_folder(packpath)
-    report.files = len(view.files)
     loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
     if loaded is not None and checksums and sizes:
         wanted = [(rel, str(packpath / rel)) for rel, (_, md5) in loaded.entries.items() if md5 and rel in view.files]
         progress = progress or SilentProgress()
         progress.start(f"verify: md5 of {packpath.name}", sum(view.files[r] for r, _ in wanted), len(wanted))
-        from .manifest import hash_files
-
         view.md5 = hash_files(wanted, workers=2, advance=progress.advance)
         progress.finish()
-    report.problems += check_layout(view, config, expect_uids)
-    if loaded is not None:
-        problems, report.checksums = check_against_manifest(view, loaded, sizes=sizes)
+    _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
+    return report
+
+
+def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | None, sizes: bool, config: Config,
+                expect_uids: bool, from_tars: bool) -> None:
+    """Run every check on a package view, from a folder or from tars, into the report."""
+    report.files = len(view.files)
+    report.problems += check_layout(view, config, expect_uids, from_tars)
+    if manifest is not None:
+        # Tars may hold some members only: compare them with their part of the manifest.
+        scope = sorted({"/".join(p.split("/")[:3]) for p in view.files if p.count("/") >= 3}) if from_tars else None
+        problems, compared = check_against_manifest(view, manifest, scope=scope, sizes=sizes)
         report.problems += problems
+        report.checksums += compared
     report.problems += check_readmes(view)
     report.problems += check_scripts(view, config)
-    return report
 
 
 def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Config = DEFAULT_CONFIG,
@@ -408,9 +413,8 @@ def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Conf
         if tar.stat().st_size == 0:
             report.problems.append(Problem("ingest", tar.name, "empty tar file (the archive refuses it)"))
             continue
-        before = len(view.files)
         md5, count = read_tar_into(view, tar, report.problems, hash_members=loaded is not None)
-        if count == 0 and len(view.files) == before:
+        if count == 0:
             report.problems.append(Problem("ingest", tar.name, "tar holds no files"))
         _check_sidecar(tar, md5, report)
         progress.advance(1, tar.stat().st_size)
@@ -423,14 +427,7 @@ def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Conf
             if (number, max(totals)) not in numbers:
                 report.problems.append(Problem("missing", f"{name}_{number:03d}_of_{max(totals):03d}.tar",
                                                "part of the set is missing"))
-    report.files = len(view.files)
-    report.problems += check_layout(view, config, expect_uids, from_tars=True)
-    if loaded is not None:
-        units = {"/".join(p.split("/")[:3]) for p in view.files if p.count("/") >= 3}
-        problems, report.checksums = check_against_manifest(view, loaded, scope=sorted(units), sizes=sizes)
-        report.problems += problems
-    report.problems += check_readmes(view)
-    report.problems += check_scripts(view, config)
+    _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=True)
     return report
 
 
