@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from factories import SB3, project229_setup3
+from qa2pack import Mode, PackageOptions, package
 from qa2pack.casatables import TableTemplates, build_tree
 
 
@@ -31,6 +33,15 @@ def build(tmp_path: Path, templates: TableTemplates) -> Callable[..., Path]:
         return build_tree(root, layout, templates)
 
     return make
+
+
+@pytest.fixture
+def copy_package(build: Callable[..., Path], tmp_path: Path) -> Path:
+    """Project229's setup 3 packaged in copy mode: real bytes, a manifest with md5s."""
+    sb3 = build(project229_setup3(), "project229") / SB3
+    packpath = tmp_path / "pkg" / "2011.0.00229.S"
+    package(sb3, packpath, PackageOptions(mode=Mode.COPY))
+    return packpath
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factories import SB3, eb, project229_setup3
+from factories import SB3, eb
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.cli import main
 from qa2pack.errors import InputError, UsageError
@@ -88,14 +88,6 @@ def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:
     assert size == target.stat().st_size == tar_bytes(entries)
     assert md5 == hashlib.md5(target.read_bytes()).hexdigest()
     assert not list(tmp_path.glob("*.partial"))
-
-
-@pytest.fixture
-def copy_package(build, tmp_path: Path) -> Path:
-    sb3 = build(project229_setup3(), "project229") / SB3
-    packpath = tmp_path / "pkg" / PROJECT
-    package(sb3, packpath, PackageOptions(mode=Mode.COPY))
-    return packpath
 
 
 def test_all_parts_untarred_in_one_place_rebuild_the_member_byte_for_byte(copy_package: Path, tmp_path: Path) -> None:

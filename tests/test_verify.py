@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from factories import SB3, project229_setup3
-from qa2pack import Mode, PackageOptions, package
 from qa2pack import deliver as deliver_module
+from qa2pack import package
 from qa2pack.cli import main
 from qa2pack.deliver import deliver, partial_path
 from qa2pack.errors import InputError
@@ -22,32 +22,24 @@ PROJECT = "2011.0.00229.S"
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
 
 
-@pytest.fixture
-def packpath(build, tmp_path: Path) -> Path:
-    sb3 = build(project229_setup3(), "project229") / SB3
-    path = tmp_path / "pkg" / PROJECT
-    package(sb3, path, PackageOptions(mode=Mode.COPY))
-    return path
-
-
 def kinds(report) -> set[tuple[str, str]]:
     return {(p.kind, p.path) for p in report.problems}
 
 
-def test_a_fresh_copy_package_verifies(packpath: Path) -> None:
-    report = verify_package(packpath)
+def test_a_fresh_copy_package_verifies(copy_package: Path) -> None:
+    report = verify_package(copy_package)
     assert report.ok, report.problems
     assert report.checksums == report.files
 
 
-def test_flipped_byte_missing_and_extra_files(packpath: Path) -> None:
-    png = packpath / MEMBER / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
+def test_flipped_byte_missing_and_extra_files(copy_package: Path) -> None:
+    png = copy_package / MEMBER / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
     data = bytearray(png.read_bytes())
     data[10] ^= 0xFF
     png.write_bytes(bytes(data))
-    (packpath / MEMBER / "log/ipython.log").unlink()
-    (packpath / MEMBER / "qa/notes.txt").write_text("extra")
-    report = verify_package(packpath)
+    (copy_package / MEMBER / "log/ipython.log").unlink()
+    (copy_package / MEMBER / "qa/notes.txt").write_text("extra")
+    report = verify_package(copy_package)
     assert {("corrupted", f"{MEMBER}/qa/uid___A002_X3c9295_X8c__qa2_part1.png"),
             ("missing", f"{MEMBER}/log/ipython.log"),
             ("extra", f"{MEMBER}/qa/notes.txt")} <= kinds(report)
@@ -55,34 +47,34 @@ def test_flipped_byte_missing_and_extra_files(packpath: Path) -> None:
     assert any(p.kind == "ingest" and "log/ipython.log" in p.message for p in report.problems)
 
 
-def test_readme_naming_a_missing_file_symlink_and_duplicate_restore_scripts(packpath: Path) -> None:
-    readme = packpath / MEMBER / "README"
+def test_readme_naming_a_missing_file_symlink_and_duplicate_restore_scripts(copy_package: Path) -> None:
+    readme = copy_package / MEMBER / "README"
     readme.write_text(readme.read_text().replace("|-- scriptForImaging.py", "|-- scriptForImaging.py\n"
                                                  "                |-- ghost.py"))
-    os.symlink("scriptForImaging.py", packpath / MEMBER / "script/link.py")
+    os.symlink("scriptForImaging.py", copy_package / MEMBER / "script/link.py")
     for name in ("a.casa_piperestorescript.py", "b.casa_piperestorescript.py"):
-        (packpath / MEMBER / "script" / name).write_text("# restore\n")
-    report = verify_package(packpath, checksums=False)
+        (copy_package / MEMBER / "script" / name).write_text("# restore\n")
+    report = verify_package(copy_package, checksums=False)
     messages = [p.message for p in report.problems]
     assert any("README lists" in m and "script/ghost.py" in m for m in messages)
     assert ("ingest", f"{MEMBER}/script/link.py") in kinds(report)
     assert any("*casa_piperestorescript.py matches 2 files" in m for m in messages)
 
 
-def test_layout_problems_and_placeholders_with_real_uids(packpath: Path) -> None:
-    (packpath / "stray.txt").write_text("x")
-    (packpath / MEMBER / "plots").mkdir()
-    (packpath / MEMBER / "README").unlink()
-    report = verify_package(packpath, checksums=False, expect_uids=True)
+def test_layout_problems_and_placeholders_with_real_uids(copy_package: Path) -> None:
+    (copy_package / "stray.txt").write_text("x")
+    (copy_package / MEMBER / "plots").mkdir()
+    (copy_package / MEMBER / "README").unlink()
+    report = verify_package(copy_package, checksums=False, expect_uids=True)
     assert ("extra", "stray.txt") in kinds(report) and ("extra", f"{MEMBER}/plots") in kinds(report)
     assert ("ingest", f"{MEMBER}/README") in kinds(report)
     assert ("ingest", "sg_ouss_id") in kinds(report)  # placeholder where real uids were asked for
 
 
-def test_tars_flipped_byte_empty_tar_missing_part_and_links(packpath: Path, tmp_path: Path) -> None:
-    result = tarsplit(packpath, tmp_path / "tars", max_size=200_000)
+def test_tars_flipped_byte_empty_tar_missing_part_and_links(copy_package: Path, tmp_path: Path) -> None:
+    result = tarsplit(copy_package, tmp_path / "tars", max_size=200_000)
     tars = [p for p, _, _ in result.tars]
-    assert verify_tars(tars, packpath.parent / f"{PROJECT}.manifest.tsv").ok
+    assert verify_tars(tars, copy_package.parent / f"{PROJECT}.manifest.tsv").ok
     data = bytearray(tars[0].read_bytes())
     data[len(data) // 2] ^= 0x01
     tars[0].write_bytes(bytes(data))
@@ -106,11 +98,11 @@ def test_tars_flipped_byte_empty_tar_missing_part_and_links(packpath: Path, tmp_
     assert ("missing", linked.name + ".md5sum") in kinds(report)
 
 
-def test_verify_cli_exit_codes_and_json(packpath: Path, capsys) -> None:
-    assert main(["verify", str(packpath)]) == 0
+def test_verify_cli_exit_codes_and_json(copy_package: Path, capsys) -> None:
+    assert main(["verify", str(copy_package)]) == 0
     assert capsys.readouterr().out.strip().startswith("OK:")
-    (packpath / MEMBER / "log/ipython.log").write_text("changed")
-    assert main(["verify", str(packpath), "--json"]) == 1
+    (copy_package / MEMBER / "log/ipython.log").write_text("changed")
+    assert main(["verify", str(copy_package), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False and data["counts"]["corrupted"] == 1
     assert data["problems"][0]["path"] == f"{MEMBER}/log/ipython.log"
@@ -125,9 +117,9 @@ def test_fake_packages_are_not_deliverable(build, tmp_path: Path) -> None:
     assert verify_package(fake, fake_ok=True).ok
 
 
-def test_deliver_writes_verified_tars_and_md5sums(packpath: Path, tmp_path: Path) -> None:
+def test_deliver_writes_verified_tars_and_md5sums(copy_package: Path, tmp_path: Path) -> None:
     dest = tmp_path / "delivery"
-    report = deliver(packpath, dest, max_size=300_000)
+    report = deliver(copy_package, dest, max_size=300_000)
     names = sorted(p.name for p in dest.iterdir())
     tars = [n for n in names if n.endswith(".tar")]
     assert tars and all(f"{t}.md5sum" in names for t in tars)
@@ -135,10 +127,10 @@ def test_deliver_writes_verified_tars_and_md5sums(packpath: Path, tmp_path: Path
     assert (dest / "md5sums.txt").read_text().count("\n") == len(tars) == len(report.tars)
     assert verify_tars([dest / t for t in tars]).ok
     with pytest.raises(InputError, match="exists already"):
-        deliver(packpath, dest)
+        deliver(copy_package, dest)
 
 
-def test_interrupted_deliver_leaves_no_dest(packpath: Path, tmp_path: Path, monkeypatch) -> None:
+def test_interrupted_deliver_leaves_no_dest(copy_package: Path, tmp_path: Path, monkeypatch) -> None:
     real = deliver_module.tarsplit
 
     def crash(*args, **kwargs):
@@ -148,24 +140,24 @@ def test_interrupted_deliver_leaves_no_dest(packpath: Path, tmp_path: Path, monk
     monkeypatch.setattr(deliver_module, "tarsplit", crash)
     dest = tmp_path / "delivery"
     with pytest.raises(OSError):
-        deliver(packpath, dest, max_size=300_000)
+        deliver(copy_package, dest, max_size=300_000)
     assert not dest.exists() and partial_path(dest).exists()
     monkeypatch.undo()
-    deliver(packpath, dest, max_size=300_000)  # the stale partial folder is cleared first
+    deliver(copy_package, dest, max_size=300_000)  # the stale partial folder is cleared first
     assert dest.is_dir() and not partial_path(dest).exists()
 
 
-def test_deliver_refuses_a_broken_package_and_writes_nothing(packpath: Path, tmp_path: Path, capsys) -> None:
-    (packpath / MEMBER / "qa/uid___A002_X3c9295_X8c__textfile.txt").write_text("edited after packaging")
-    code = main(["deliver", str(packpath), str(tmp_path / "delivery")])
+def test_deliver_refuses_a_broken_package_and_writes_nothing(copy_package: Path, tmp_path: Path, capsys) -> None:
+    (copy_package / MEMBER / "qa/uid___A002_X3c9295_X8c__textfile.txt").write_text("edited after packaging")
+    code = main(["deliver", str(copy_package), str(tmp_path / "delivery")])
     assert code == 1
     assert "failed verification" in capsys.readouterr().err
     assert not (tmp_path / "delivery").exists() and not partial_path(tmp_path / "delivery").exists()
 
 
-def test_two_calibration_scripts_for_one_eb_are_an_ingest_problem(packpath: Path) -> None:
-    script = packpath / MEMBER / "script"
+def test_two_calibration_scripts_for_one_eb_are_an_ingest_problem(copy_package: Path) -> None:
+    script = copy_package / MEMBER / "script"
     (script / "X8c__uid___A002_X3c9295_X8c.ms.scriptForCalibration.py").write_text("# copy\n")
-    report = verify_package(packpath, checksums=False)
+    report = verify_package(copy_package, checksums=False)
     assert any("2 calibration scripts for uid___A002_X3c9295_X8c" in p.message for p in report.problems)
     assert not any("uid___A002_X3dc0e7_X528" in p.message for p in report.problems if p.kind == "ingest")

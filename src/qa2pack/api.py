@@ -24,6 +24,7 @@ from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
 from .options import PackageOptions
+from .placement import STAGED_README_REASON
 from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
 from .preflight import preflight
 from .probe import check_origpath, files_containing, read_package_state, scan_tree, walk_listing
@@ -179,7 +180,7 @@ def _staged_readme_header(draft: Draft, externals: ExternalFiles) -> ExternalFil
     if externals.readme_text is not None or not draft.options.style.pipeline:
         return externals
     for skipped in draft.skipped:
-        if skipped.source.endswith("README") and skipped.reason.startswith("README of the staged package"):
+        if skipped.reason == STAGED_README_REASON:
             text = (draft.origpath / skipped.source).read_text(encoding="utf-8", errors="replace")
             return replace(externals, readme_text=split_header(text))
     return externals

@@ -50,6 +50,13 @@ def _emit_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _print_outputs(args: argparse.Namespace, outputs: dict[str, str]) -> None:
+    """Print what a run wrote, one ``name: path`` line each (nothing with --quiet)."""
+    if not args.quiet:
+        for key, value in outputs.items():
+            _out(args, f"{key:>10}: {value}")
+
+
 # -- shared options ------------------------------------------------------------------------
 
 
@@ -59,10 +66,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="also list every path not packaged")
 
 
-def _add_packaging(parser: argparse.ArgumentParser, with_mode: bool = True) -> None:
-    if with_mode:
-        parser.add_argument("--mode", default="fake", metavar="MODE",
-                            help="fake (default), copy, hard, move, ticket or manimgonly")
+def _add_packaging(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default="fake", metavar="MODE", help="fake (default), copy, hard, move, ticket or manimgonly")
     parser.add_argument("--style", default="", metavar="STYLE",
                         help="'' (default), cycle0, cycle1, cycleN-nopipe, cycle2-pipe1, cycleN-pipe ...")
     parser.add_argument("--append", default="", metavar="APPEND",
@@ -130,7 +135,7 @@ def options_from_args(args: argparse.Namespace) -> PackageOptions:
 def cmd_package(args: argparse.Namespace) -> int:
     """Package a reduction folder."""
     from .api import package
-    from .report import render_leftovers
+    from .report import render_skipped
 
     options = options_from_args(args)
     progress = make_progress(args.json, args.quiet)
@@ -139,10 +144,8 @@ def cmd_package(args: argparse.Namespace) -> int:
         _emit_json(report.to_json())
         return EXIT_OK
     if args.verbose:
-        _out(args, "\n".join(render_leftovers(report.skipped, ())[:-3]))
-    if not args.quiet:
-        for key, value in report.outputs.items():
-            _out(args, f"{key:>10}: {value}")
+        _out(args, "\n".join(render_skipped(report.skipped)))
+    _print_outputs(args, report.outputs)
     return EXIT_OK
 
 
@@ -172,9 +175,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
                    ous_uids_from_args(args), args.real_uids, make_progress(args.json, args.quiet))
     if args.json:
         _emit_json(report.to_json())
-    elif not args.quiet:
-        for key, value in report.outputs.items():
-            _out(args, f"{key:>10}: {value}")
+    else:
+        _print_outputs(args, report.outputs)
     return EXIT_OK
 
 
@@ -197,23 +199,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _refuse_fake(packpath: Path, fake_ok: bool) -> None:
-    from .manifest import manifest_path, read_manifest
-
-    path = manifest_path(packpath)
-    if not fake_ok and path.exists():
-        mode = read_manifest(path).meta.get("mode", "")
-        if mode in ("fake", "ticket"):
-            raise UsageError(f"{packpath} was made in {mode} mode (empty placeholder files); package it with "
-                             "--mode hard or copy first, or pass --fake-ok to split it anyway")
-
-
 def cmd_tarsplit(args: argparse.Namespace) -> int:
     """Split a package into delivery tar files with md5 sidecars."""
-    from .tarsplit import parse_size, tarsplit
+    from .tarsplit import parse_size, refuse_fake_package, tarsplit
 
     packpath = Path(args.packpath)
-    _refuse_fake(packpath, args.fake_ok)
+    refuse_fake_package(packpath, args.fake_ok)
     output = Path(args.output) if args.output else packpath.absolute().parent
     result = tarsplit(packpath, output, parse_size(args.max_size), args.member, make_progress(args.json, args.quiet))
     if args.json:
@@ -261,7 +252,6 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     from .tarsplit import parse_size
 
     packpath = Path(args.packpath)
-    _refuse_fake(packpath, args.fake_ok)
     report = deliver(packpath, Path(args.dest), parse_size(args.max_size), args.fake_ok,
                      make_progress(args.json, args.quiet))
     if args.json:

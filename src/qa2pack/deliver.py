@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import InputError, VerifyFailed
 from .manifest import manifest_path, md5sum_line
 from .progress import Progress, SilentProgress
-from .tarsplit import DEFAULT_MAX_SIZE, find_units, tarsplit
+from .tarsplit import DEFAULT_MAX_SIZE, find_units, refuse_fake_package, tarsplit
 from .ticket import ticket_paths
 from .verify import VerifyReport, verify_tars
 
@@ -44,6 +44,7 @@ def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_o
     """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST."""
     progress = progress or SilentProgress()
     packpath, dest = Path(packpath), Path(dest)
+    refuse_fake_package(packpath, fake_ok)
     if os.path.lexists(dest):
         raise InputError(f"{dest} exists already; a delivery is never written over (remove it or choose another)")
     units = find_units(packpath)  # refuses incomplete packages before anything is written

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from .errors import NoEBProductsError
 from .model import Folder, Kind
 from .naming import (
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
+    MEMBER_LEVEL,
     PPR_GLOBS,
     asdm_uid,
     eb_uid_of,
-    is_level_folder,
     leading_uid,
     matches,
     natural_key,
@@ -169,7 +167,7 @@ def folder_contexts(member: MemberSource, qa2_folders: Iterable[str],
 
 def is_staged_member(folder: Folder, kept_folders: Mapping[str, str]) -> bool:
     """Tell a staged package's member folder: a level name, or a script/ holding a PPR."""
-    if is_level_folder(folder.name, MEMBER_PLACEHOLDER, MEMBER_PREFIX):
+    if MEMBER_LEVEL.holds(folder.name):
         return True
     script = next((f for f in folder.folders if kept_folders.get(f.name) == "script"), None)
     return script is not None and any(matches(e.name, PPR_GLOBS) for e in script.files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from .errors import UsageError
@@ -24,6 +25,8 @@ GROUP_PREFIX = "group."
 MEMBER_PREFIX = "member."
 # How scriptForPI.py (and everything here) recognises a pipeline processing request by name.
 PPR_GLOBS = ("*PPR*.xml", "*pprequest.xml")
+# scriptForPI.py reads the pipeline manifest from script/ to find the ASDMs a restore needs.
+PIPELINE_MANIFEST_GLOBS = ("*pipeline_manifest.xml",)
 CALIBRATION_SCRIPT_GLOB = "*uid*.ms.scriptForCalibration.py"
 
 
@@ -147,11 +150,43 @@ def next_level_number(placeholder: str, names: Iterable[str]) -> int:
     return max(numbers, default=0) + 1
 
 
-def is_level_folder(name: str, placeholder: str, prefix: str) -> bool:
-    """Tell whether a folder name is ``member_ouss_idN`` or ``member.uid___...`` style."""
-    return level_number(placeholder, name) is not None or (
-        name.startswith(prefix) and UID_RE.fullmatch(name[len(prefix) :]) is not None
-    )
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One level of the package tree: its placeholder name and the prefix of its real-uid name."""
+
+    placeholder: str
+    prefix: str
+
+    def holds(self, name: str) -> bool:
+        """Tell whether a folder name is ``member_ouss_idN`` or ``member.uid___...`` style."""
+        return level_number(self.placeholder, name) is not None or self.has_uid(name)
+
+    def has_uid(self, name: str) -> bool:
+        """Tell whether a folder name is the real-uid form, ``member.uid___A001_X1_X2``."""
+        return name.startswith(self.prefix) and UID_RE.fullmatch(name[len(self.prefix) :]) is not None
+
+    def uid_of(self, name: str) -> str | None:
+        """Return the uid of a ``member.uid___...`` folder (None for placeholders)."""
+        return uid_after(name, self.prefix)
+
+    def name(self, number: int) -> str:
+        """Return the placeholder folder name for this number (see level_name)."""
+        return level_name(self.placeholder, number)
+
+    def highest(self, names: Iterable[str]) -> str | None:
+        """Return the existing folder of this level with the highest number (see highest_level)."""
+        return highest_level(self.placeholder, names, self.prefix)
+
+    def next_number(self, names: Iterable[str]) -> int:
+        """Return the number the next new folder of this level gets."""
+        return next_level_number(self.placeholder, names)
+
+
+SG_LEVEL = Level(SG_PLACEHOLDER, SG_PREFIX)
+GROUP_LEVEL = Level(GROUP_PLACEHOLDER, GROUP_PREFIX)
+MEMBER_LEVEL = Level(MEMBER_PLACEHOLDER, MEMBER_PREFIX)
+# Top down: a package is sg/group/member.
+LEVELS = (SG_LEVEL, GROUP_LEVEL, MEMBER_LEVEL)
 
 
 def part_name(project: str, ous: str, number: int, total: int) -> str:

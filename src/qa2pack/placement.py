@@ -67,6 +67,10 @@ def _staged(name: str, ctx: Context) -> Placement | None:
                      collision_prefix=f"{ctx.folder.name}__")
 
 
+# Why a staged package's own README is not copied (``package`` reads its header by this reason).
+STAGED_README_REASON = "README of the staged package (rewritten; its header is kept unless --readme is given)"
+
+
 def place_file(name: str, ctx: Context, rules: Rules) -> Placement | str:
     """Return where a regular file goes, or the reason it is not packaged."""
     cfg = rules.config
@@ -74,7 +78,7 @@ def place_file(name: str, ctx: Context, rules: Rules) -> Placement | str:
     if staged is not None:
         return staged
     if ctx.staged_root and name == "README":
-        return "README of the staged package (rewritten; its header is kept unless --readme is given)"
+        return STAGED_README_REASON
     prefix = _collision_prefix(ctx, name)
     if matches(name, cfg.ephemeris_patterns):
         return Placement("calibrated", name, "ephemeris (*.eph)", collision_prefix=prefix)

@@ -33,20 +33,13 @@ from .model import (
     Unit,
 )
 from .naming import (
-    GROUP_PLACEHOLDER,
-    GROUP_PREFIX,
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
-    SG_PLACEHOLDER,
-    SG_PREFIX,
-    highest_level,
-    is_level_folder,
+    GROUP_LEVEL,
+    MEMBER_LEVEL,
+    SG_LEVEL,
     leading_uid,
     level_folders,
-    level_name,
     matches,
     natural_key,
-    next_level_number,
 )
 from .options import PackageOptions
 from .placement import Placement, Rules, place_file, place_unit
@@ -181,29 +174,28 @@ def _level_folders(count: int, options: PackageOptions, state: PackageState,
             new = [PurePosixPath(sg, group, member)]
         return sg, group, [(member, joins)], new
     if append is Append.REPLACE:
-        members = [(level_name(MEMBER_PLACEHOLDER, n), False) for n in range(1, count + 1)]
-        return SG_PLACEHOLDER, GROUP_PLACEHOLDER, members, [PurePosixPath(SG_PLACEHOLDER)]
+        members = [(MEMBER_LEVEL.name(n), False) for n in range(1, count + 1)]
+        return SG_LEVEL.placeholder, GROUP_LEVEL.placeholder, members, [PurePosixPath(SG_LEVEL.placeholder)]
     assert state.sg is not None
     group_names = [g for g, _ in state.groups]
     if append is Append.GROUP:
-        number = next_level_number(GROUP_PLACEHOLDER, group_names)
-        group = level_name(GROUP_PLACEHOLDER, number)
-        members = [(level_name(MEMBER_PLACEHOLDER, n), False) for n in range(1, count + 1)]
+        group = GROUP_LEVEL.name(GROUP_LEVEL.next_number(group_names))
+        members = [(MEMBER_LEVEL.name(n), False) for n in range(1, count + 1)]
         return state.sg, group, members, [PurePosixPath(state.sg, group)]
-    highest_group = highest_level(GROUP_PLACEHOLDER, group_names, GROUP_PREFIX)
+    highest_group = GROUP_LEVEL.highest(group_names)
     if highest_group is None:
         raise PackpathError(f"--append {append.value} needs a group in packpath; it holds none")
     group = highest_group
     existing = state.members_of(group)
-    start = next_level_number(MEMBER_PLACEHOLDER, existing)
+    start = MEMBER_LEVEL.next_number(existing)
     names: list[tuple[str, bool]] = []
     if append is Append.PRODUCT:
-        highest = highest_level(MEMBER_PLACEHOLDER, existing, MEMBER_PREFIX)
+        highest = MEMBER_LEVEL.highest(existing)
         if highest is None:
             raise PackpathError(f"--append product needs a member in {state.sg}/{group}; it holds none")
         names.append((highest, True))
     while len(names) < count:
-        names.append((level_name(MEMBER_PLACEHOLDER, start), False))
+        names.append((MEMBER_LEVEL.name(start), False))
         start += 1
     new = [PurePosixPath(state.sg, group, name) for name, joins in names if not joins]
     return state.sg, group, names, new
@@ -229,7 +221,7 @@ def check_packpath_state(state: PackageState, append: Append, packpath: Path) ->
 
 
 def _is_package_entry(name: str) -> bool:
-    return name.startswith(".qa2pack-") or is_level_folder(name, SG_PLACEHOLDER, SG_PREFIX)
+    return name.startswith(".qa2pack-") or SG_LEVEL.holds(name)
 
 
 # -- the draft -------------------------------------------------------------------------------

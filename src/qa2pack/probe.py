@@ -18,13 +18,9 @@ from .classify import DirFacts, classify_dir, parse_table_type
 from .errors import InputError
 from .model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
 from .naming import (
-    GROUP_PLACEHOLDER,
-    GROUP_PREFIX,
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
-    SG_PLACEHOLDER,
-    SG_PREFIX,
-    is_level_folder,
+    GROUP_LEVEL,
+    MEMBER_LEVEL,
+    SG_LEVEL,
     natural_sorted,
 )
 
@@ -235,7 +231,7 @@ def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes
         entries = tuple(sorted(os.listdir(text)))
     except OSError as exc:
         raise InputError(f"cannot read packpath {packpath}: {exc.strerror}") from None
-    sgs = [e for e in entries if is_level_folder(e, SG_PLACEHOLDER, SG_PREFIX) and os.path.isdir(os.path.join(text, e))]
+    sgs = [e for e in entries if SG_LEVEL.holds(e) and os.path.isdir(os.path.join(text, e))]
     groups: list[tuple[str, tuple[str, ...]]] = []
     sg = sgs[0] if len(sgs) == 1 else None
     if len(sgs) > 1:
@@ -246,10 +242,10 @@ def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes
     if sg is not None:
         for group in natural_sorted(os.listdir(os.path.join(text, sg))):
             group_path = os.path.join(text, sg, group)
-            if not (is_level_folder(group, GROUP_PLACEHOLDER, GROUP_PREFIX) and os.path.isdir(group_path)):
+            if not (GROUP_LEVEL.holds(group) and os.path.isdir(group_path)):
                 continue
             members = tuple(m for m in natural_sorted(os.listdir(group_path))
-                            if is_level_folder(m, MEMBER_PLACEHOLDER, MEMBER_PREFIX)
+                            if MEMBER_LEVEL.holds(m)
                             and os.path.isdir(os.path.join(group_path, m)))
             groups.append((group, members))
             for member in members:

@@ -50,19 +50,20 @@ def render_plan(plan: Plan) -> str:
             entries.append((rel, action.is_tree))
             notes[rel] = _describe(action)
         out.append(render_tree(member.folder.name, entries, notes, counts=False))
-    out += render_leftovers(plan.skipped, plan.findings)
+    out += render_skipped(plan.skipped) + render_findings(plan.findings)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def render_leftovers(skipped: Sequence[Skipped], findings: Sequence[Finding]) -> list[str]:
-    """Render the 'not packaged' and 'warnings' sections shared by ``inspect`` and ``package``."""
-    out = [f"Not packaged ({len(skipped)}):"]
-    out += [f"  {s.source}  [{s.kind.value}]  {s.reason}" for s in skipped] or ["  (nothing)"]
-    out.append("")
-    out.append(f"Warnings ({len(findings)}):")
-    out += [f"  [{f.code}] {f.message}" for f in findings] or ["  (none)"]
-    out.append("")
-    return out
+def render_skipped(skipped: Sequence[Skipped]) -> list[str]:
+    """Render the 'not packaged' section (``inspect``, and ``package -v``)."""
+    lines = [f"  {s.source}  [{s.kind.value}]  {s.reason}" for s in skipped] or ["  (nothing)"]
+    return [f"Not packaged ({len(skipped)}):", *lines, ""]
+
+
+def render_findings(findings: Sequence[Finding]) -> list[str]:
+    """Render the 'warnings' section of ``inspect``."""
+    lines = [f"  [{f.code}] {f.message}" for f in findings] or ["  (none)"]
+    return [f"Warnings ({len(findings)}):", *lines, ""]
 
 
 def action_to_json(action: Action) -> dict[str, Any]:

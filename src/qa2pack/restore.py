@@ -26,18 +26,15 @@ from typing import Any
 from .errors import InputError, RestoreError, UnsafeArchiveError, UsageError
 from .manifest import CHUNK
 from .naming import (
-    GROUP_PREFIX,
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
+    LEVELS,
+    MEMBER_LEVEL,
+    PIPELINE_MANIFEST_GLOBS,
     PPR_GLOBS,
-    SG_PREFIX,
     asdm_uid,
     calibration_script_uid,
-    is_level_folder,
     leading_uid,
     matches,
     natural_sorted,
-    uid_after,
 )
 from .ppr import read_ppr, write_restore_ppr
 from .probe import is_asdm, tree_size
@@ -276,7 +273,7 @@ def inspect_member(folder: Path) -> RestoreMember:
             member.sessions = dict(request.sessions)
             for uid in list(request.asdms) + [e for ebs in request.sessions.values() for e in ebs]:
                 member.named_ebs.setdefault(uid, f"script/{name}")
-        if matches(name, ("*pipeline_manifest.xml",)):
+        if matches(name, PIPELINE_MANIFEST_GLOBS):
             ebs, sessions, ous = _manifest_asdms(script / name)
             for uid in ebs:
                 member.named_ebs.setdefault(uid, f"script/{name}")
@@ -285,9 +282,9 @@ def inspect_member(folder: Path) -> RestoreMember:
         if name in EXTRA_COPY_SCRIPTS or name.endswith(tuple(f".{s}" for s in EXTRA_COPY_SCRIPTS)):
             member.extra_copy = True
     levels = [p.name for p in (folder, folder.parent, folder.parent.parent)]
-    for name, prefix, attr in zip(levels, (MEMBER_PREFIX, GROUP_PREFIX, SG_PREFIX), ("mous", "gous", "sous"), strict=True):
+    for name, level, attr in zip(levels, reversed(LEVELS), ("mous", "gous", "sous"), strict=True):
         if getattr(member, attr) is None:
-            setattr(member, attr, uid_after(name, prefix))
+            setattr(member, attr, level.uid_of(name))
     raw = folder / "raw"
     if raw.is_dir():
         for entry in sorted(raw.iterdir()):
@@ -390,7 +387,7 @@ def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write
     for folder in folders:
         if is_asdm(folder):
             continue  # placed below, once the members are known
-        if not any(is_level_folder(p.name, MEMBER_PLACEHOLDER, MEMBER_PREFIX) for p in folder.rglob("*") if p.is_dir()):
+        if not any(MEMBER_LEVEL.holds(p.name) for p in folder.rglob("*") if p.is_dir()):
             raise InputError(f"{folder} is neither an ASDM nor an unpacked package")
         if (into / folder.name).exists():
             raise RestoreError(f"{into / folder.name} exists already")

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import PipelineRunError
 from .model import Action, Append, Finding, Kind, MemberPlan, Mode, Op, OusUids, Plan, Skipped, Style
-from .naming import PPR_GLOBS, level_folders, matches, uid_after
+from .naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, level_folders, matches, uid_after
 from .plan import README_NAME
 from .ppr import ProcessingRequest, read_ppr
 from .readme import DEFAULT_HEADER, render_readme, render_tree
@@ -27,7 +27,7 @@ from .verify import UNIQUE_SCRIPT_GLOBS
 STAGE_RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("qa", ("*weblog.tgz", "*weblog.tar.gz"), "pipeline weblog"),
     ("qa", ("*pipeline_aquareport.xml",), "AQUA report"),
-    ("script", ("*pipeline_manifest.xml",), "pipeline manifest (scriptForPI.py looks for it in script/)"),
+    ("script", PIPELINE_MANIFEST_GLOBS, "pipeline manifest (scriptForPI.py looks for it in script/)"),
     ("script", PPR_GLOBS, "pipeline processing request"),
     ("script", ("*.py",), "pipeline script"),
     ("log", ("*casa_commands.log", "*.log"), "CASA log"),

@@ -22,19 +22,15 @@ from typing import Final, NamedTuple
 from .atomic import write_atomic
 from .errors import InputError, UsageError
 from .journal import MARKER
-from .manifest import HashingWriter, md5sum_line
+from .manifest import HashingWriter, manifest_path, md5sum_line, read_manifest
 from .naming import (
-    GROUP_PREFIX,
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
-    SG_PLACEHOLDER,
-    SG_PREFIX,
+    GROUP_LEVEL,
+    MEMBER_LEVEL,
+    SG_LEVEL,
     auxiliary_name,
-    is_level_folder,
     matches,
     natural_sorted,
     part_name,
-    uid_after,
 )
 from .progress import Progress, SilentProgress
 
@@ -207,6 +203,16 @@ class SplitResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def refuse_fake_package(packpath: Path, fake_ok: bool) -> None:
+    """Refuse to split a fake or ticket package (its files are empty placeholders) unless told to."""
+    path = manifest_path(packpath)
+    if not fake_ok and path.exists():
+        mode = read_manifest(path).meta.get("mode", "")
+        if mode in ("fake", "ticket"):
+            raise UsageError(f"{packpath} was made in {mode} mode (empty placeholder files); package it with "
+                             "--mode hard or copy first, or pass --fake-ok to split it anyway")
+
+
 def find_units(packpath: Path) -> list[DeliveryUnit]:
     """Return the delivery units of a package: one per member, one per group with group-level files."""
     if not packpath.is_dir():
@@ -214,7 +220,7 @@ def find_units(packpath: Path) -> list[DeliveryUnit]:
     if (packpath / MARKER).exists():
         raise InputError(f"{packpath} is an incomplete package ({MARKER} is present); run package again first")
     units: list[DeliveryUnit] = []
-    sgs = [e for e in sorted(os.listdir(packpath)) if is_level_folder(e, SG_PLACEHOLDER, SG_PREFIX)]
+    sgs = [e for e in sorted(os.listdir(packpath)) if SG_LEVEL.holds(e)]
     if not sgs:
         raise InputError(f"{packpath} holds no package (no sg_ouss_id or science_goal.* folder)")
     stand_ins: dict[str, int] = {}
@@ -224,14 +230,14 @@ def find_units(packpath: Path) -> list[DeliveryUnit]:
             if not group_dir.is_dir():
                 continue
             members = [m for m in natural_sorted(os.listdir(group_dir))
-                       if is_level_folder(m, MEMBER_PLACEHOLDER, MEMBER_PREFIX) and (group_dir / m).is_dir()]
+                       if MEMBER_LEVEL.holds(m) and (group_dir / m).is_dir()]
             for member in members:
-                ous = uid_after(member, MEMBER_PREFIX) or member
+                ous = MEMBER_LEVEL.uid_of(member) or member
                 stand_ins[ous] = stand_ins.get(ous, 0) + 1
                 units.append(DeliveryUnit(ous, "member", f"{sg}/{group}/{member}", (f"{sg}/{group}/{member}",)))
             loose = [e for e in sorted(os.listdir(group_dir)) if e not in members]
             if loose:
-                gous = uid_after(group, GROUP_PREFIX) or group
+                gous = GROUP_LEVEL.uid_of(group) or group
                 units.append(DeliveryUnit(gous, "group", f"{sg}/{group}", tuple(f"{sg}/{group}/{e}" for e in loose)))
     # Placeholder member names repeat across groups; the group name makes the tar names unique.
     return [DeliveryUnit(f"{u.folder.split('/')[1]}.{u.ous}", u.level, u.folder, u.paths)

@@ -24,16 +24,11 @@ from .errors import InputError
 from .journal import MARKER
 from .manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from .naming import (
-    GROUP_PLACEHOLDER,
-    GROUP_PREFIX,
-    MEMBER_PLACEHOLDER,
-    MEMBER_PREFIX,
+    LEVELS,
+    MEMBER_LEVEL,
+    PIPELINE_MANIFEST_GLOBS,
     PPR_GLOBS,
-    SG_PLACEHOLDER,
-    SG_PREFIX,
-    UID_RE,
     calibration_script_uid,
-    is_level_folder,
     matches,
 )
 from .progress import Progress, SilentProgress
@@ -46,7 +41,7 @@ UNIQUE_SCRIPT_GLOBS = (
     ("*casa_piperestorescript.py",),
     ("*casa_pipescript.py",),
     PPR_GLOBS,
-    ("*pipeline_manifest.xml",),
+    PIPELINE_MANIFEST_GLOBS,
 )
 
 
@@ -221,7 +216,6 @@ def check_layout(view: PackageView, config: Config = DEFAULT_CONFIG, expect_uids
     """Check the package tree: level folders, known member folders, no links, nothing half-written."""
     problems = [Problem("ingest", rel, "symbolic link (the archive rejects packages with links)") for rel in view.links]
     folders = {config.folder(key) for key in FOLDER_KEYS}
-    levels = ((SG_PLACEHOLDER, SG_PREFIX), (GROUP_PLACEHOLDER, GROUP_PREFIX), (MEMBER_PLACEHOLDER, MEMBER_PREFIX))
     level_dirs: list[tuple[str, int]] = []
     extra: list[str] = []
     for rel in sorted(view.dirs | set(view.files)):
@@ -233,7 +227,7 @@ def check_layout(view: PackageView, config: Config = DEFAULT_CONFIG, expect_uids
             if not from_tars:
                 problems.append(Problem("layout", rel, "an interrupted run left this package incomplete"))
             continue
-        if depth <= 2 and is_dir and is_level_folder(name, *levels[depth]):
+        if depth <= 2 and is_dir and LEVELS[depth].holds(name):
             level_dirs.append((rel, depth))
             continue
         package_item = (is_dir and name in folders) or (not is_dir and name == "README")
@@ -241,14 +235,14 @@ def check_layout(view: PackageView, config: Config = DEFAULT_CONFIG, expect_uids
             continue  # the content of a package folder (group-level products included)
         if depth == 2 and package_item:
             continue  # group-level products
-        if depth == 3 and package_item and is_level_folder(parts[2], *levels[2]):
+        if depth == 3 and package_item and MEMBER_LEVEL.holds(parts[2]):
             continue
         extra.append(rel)
         problems.append(Problem("extra", rel, "not part of the package layout"))
-    real_uids = expect_uids or any(rel.split("/")[-1].startswith(levels[d][1]) for rel, d in level_dirs)
+    real_uids = expect_uids or any(rel.split("/")[-1].startswith(LEVELS[d].prefix) for rel, d in level_dirs)
     for rel, depth in level_dirs:
-        name, prefix = rel.split("/")[-1], levels[depth][1]
-        if real_uids and not (name.startswith(prefix) and UID_RE.fullmatch(name[len(prefix):])):
+        name = rel.split("/")[-1]
+        if real_uids and not LEVELS[depth].has_uid(name):
             problems.append(Problem("ingest", rel, f"placeholder folder name {name} where real uids are used"))
     for rel, depth in level_dirs:
         if depth == 2 and rel not in view.readmes:
