@@ -34,3 +34,14 @@ def test_python_m_qa2pack_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "qa2pack", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == f"qa2pack {qa2pack.__version__}"
     importlib.import_module("qa2pack.cli")
+
+
+def test_every_public_name_resolves_and_the_package_loads_nothing_heavy() -> None:
+    for name in qa2pack.__all__:
+        assert getattr(qa2pack, name) is not None
+    with pytest.raises(AttributeError):
+        qa2pack.no_such_name  # noqa: B018
+    # Start-up is part of every run: the command line must not load what only some runs need.
+    code = ("import sys, qa2pack.cli, qa2pack.api; print(' '.join(m for m in "
+            "('multiprocessing', 'tomllib', 'astropy', 'numpy', 'casacore', 'rich') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == ""

@@ -9,7 +9,7 @@ import pytest
 from astropy.io import fits
 
 from factories import eb
-from qa2pack import Mode, PackageOptions, package
+from qa2pack import PackageOptions, package
 from qa2pack.casatables import make_fits
 from qa2pack.fitsinfo import summarize_fits
 from qa2pack.readme import parse_tree, render_readme, render_tree, split_header
@@ -98,15 +98,3 @@ def test_numpy_is_what_astropy_gives() -> None:
     # Guards the assumption in fitsinfo that data come back as numpy arrays.
     hdu = fits.PrimaryHDU(numpy.zeros((2, 2), dtype="f4"))
     assert isinstance(hdu.data, numpy.ndarray)
-
-
-def test_large_packages_read_images_in_a_helper_process(build, tmp_path: Path, monkeypatch) -> None:
-    from qa2pack import api
-
-    monkeypatch.setattr(api, "READER_PROCESS_FILES", 0)  # take the large-package path on a small tree
-    root = build(eb("SB/X1", "uid___A002_X14_X1") | {"SB/cont.fits": "@fits"})
-    report = package(root, tmp_path / "P", PackageOptions(mode=Mode.HARD))
-    readme = (tmp_path / "P/sg_ouss_id/group_ouss_id/member_ouss_id/README").read_text()
-    row = next(line for line in readme.splitlines() if line.startswith("cont.fits"))
-    assert "64 x 64 x 1 x 1" in row and "0.620 x 0.480, -73.0" in row
-    assert report.plan.members[0].readme == readme  # the plan reports the README that was written

@@ -3,16 +3,36 @@
 The typed API is :func:`package` and :func:`plan_package` with :class:`PackageOptions`;
 ``QA_Packager`` keeps the signature of the observatory's ``QA2_Packaging_module.py`` so that
 existing ``run_packaging.py`` scripts run unchanged.
+
+The names below are imported on first use, so that the command line loads only the
+modules it needs (start-up is part of every run).
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .api import package, plan_package, stage
-from .compat import QA_Packager, QA_Pipeline_Stager
-from .config import Config, load_config
-from .errors import Qa2packError
-from .model import Append, Mode, OusUids, Plan, Style
-from .options import PackageOptions
-from .report import RunReport
+
+if TYPE_CHECKING:
+    from .api import package, plan_package, stage
+    from .compat import QA_Packager, QA_Pipeline_Stager
+    from .config import Config, load_config
+    from .errors import Qa2packError
+    from .model import Append, Mode, OusUids, Plan, Style
+    from .options import PackageOptions
+    from .report import RunReport
+
+_WHERE = {
+    "package": "api", "plan_package": "api", "stage": "api",
+    "QA_Packager": "compat", "QA_Pipeline_Stager": "compat",
+    "Config": "config", "load_config": "config",
+    "Qa2packError": "errors",
+    "Append": "model", "Mode": "model", "OusUids": "model", "Plan": "model", "Style": "model",
+    "PackageOptions": "options",
+    "RunReport": "report",
+}
 
 __all__ = [
     "Append",
@@ -32,3 +52,16 @@ __all__ = [
     "plan_package",
     "stage",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qa2pack' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+if __name__ == "__main__":
+    from .cli import main
 
-if __name__ == "__main__":  # a spawned helper process imports this module too: run only when started
     sys.exit(main())

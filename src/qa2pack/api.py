@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -19,13 +19,20 @@ from pathlib import Path
 from ._version import __version__
 from .errors import ExecutionError, InputError, PackpathError, Qa2packError, UsageError
 from .execute import Executor
-from .fitsinfo import ImageReader, summarize_many
+from .fitsinfo import summarize_many
 from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
 from .options import PackageOptions
 from .placement import STAGED_README_REASON
-from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
+from .plan import (
+    ContentFacts,
+    Draft,
+    ExternalFiles,
+    check_packpath_state,
+    complete_plan,
+    draft_plan,
+)
 from .preflight import preflight
 from .probe import check_origpath, files_containing, read_package_state, scan_tree, walk_listing
 from .progress import Progress, SilentProgress
@@ -96,11 +103,6 @@ def _fits_paths(draft: Draft) -> dict[str, str]:
 
 def _images_by_source(draft: Draft, found: Mapping[str, ImageSummary | None]) -> dict[str, ImageSummary]:
     return {src: summary for path, src in _fits_paths(draft).items() if (summary := found.get(path)) is not None}
-
-
-# From this many files on, the image summaries are read by a helper process, which imports
-# astropy on another core while the data are transferred; below it, starting one costs more.
-READER_PROCESS_FILES = 5_000
 
 
 def plan_package(origpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
@@ -197,42 +199,20 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
                                with_sizes=options.append is not Append.REPLACE)
     check_packpath_state(state, options.append, pack)
     draft = _draft(orig_real, pack.name, options, state, externals)
-    paths = _fits_paths(draft)
-    if not paths or sum(len(a.files) for m in draft.members for a in m.actions) < READER_PROCESS_FILES:
-        plan = complete_plan(draft, gather_facts(draft))
-        return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
-    # A large package: the README's image table is read by a helper process while the data are
-    # transferred; everything else about the plan (ephemeris conflicts too) is settled first.
-    reader = ImageReader()
-    try:
-        images = reader.summarize(list(paths))
-        facts = gather_facts(draft, images=False)
-        trees: dict[str, str] = {}
-
-        def with_images() -> Plan:
-            return complete_plan(draft, replace(facts, images=_images_by_source(draft, images.result())), trees)
-
-        return run_plan(complete_plan(draft, facts, trees), pack, progress, started, begin, notes,
-                        with_ticket=True, finalize=with_images)
-    finally:
-        reader.close()
+    plan = complete_plan(draft, gather_facts(draft))
+    return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
 
 
 def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
-             notes: list[str], with_ticket: bool, finalize: Callable[[], Plan] | None = None) -> RunReport:
-    """Preflight, execute, then write the manifest (and ticket) and remove the marker.
-
-    ``finalize`` returns the plan with what was read during the transfers (its READMEs are
-    the ones written); it differs from ``plan`` only in generated text.
-    """
+             notes: list[str], with_ticket: bool) -> RunReport:
+    """Preflight, execute, then write the manifest (and ticket) and remove the marker."""
     started = started or datetime.now().isoformat(timespec="seconds")
     preflight(plan, pack)
     pack.parent.mkdir(parents=True, exist_ok=True)
     with run_log(pack, plan.append) as log_path:
         _log_plan(plan, pack)
         executor = Executor(plan, pack, progress or SilentProgress(), started)
-        result = executor.run(finalize)
-        plan = executor.plan
+        result = executor.run()
         outputs = {"package": str(pack), "manifest": str(manifest_path(pack))}
         try:
             meta = {"package": pack.name, "mode": plan.mode.value, "created": started,

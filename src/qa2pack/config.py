@@ -13,11 +13,6 @@ from typing import Any
 
 from .errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 FOLDER_KEYS = ("product", "calibration", "qa", "script", "log", "raw", "calibrated")
 
 
@@ -132,6 +127,10 @@ def load_config(path: Path | None) -> Config:
     """Return the defaults overridden by the TOML file at ``path`` (None: the defaults)."""
     if path is None:
         return DEFAULT_CONFIG
+    if sys.version_info >= (3, 11):  # imported here: most runs have no configuration file
+        import tomllib
+    else:
+        import tomli as tomllib
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

@@ -589,13 +589,8 @@ def _size_text(draft: Draft, members: Sequence[MemberPlan]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def complete_plan(draft: Draft, facts: ContentFacts | None = None, trees: dict[str, str] | None = None) -> Plan:
-    """Run the content checks and render READMEs and the size text: the plan is final.
-
-    ``trees`` caches each member's rendered package tree (the costly part of a README), so a
-    plan completed again with the image summaries (read while the data were transferred)
-    redraws nothing.
-    """
+def complete_plan(draft: Draft, facts: ContentFacts | None = None) -> Plan:
+    """Run the content checks and render READMEs and the size text: the plan is final."""
     config = draft.options.config
     findings = list(draft.findings)
     facts = facts or ContentFacts()
@@ -607,12 +602,7 @@ def complete_plan(draft: Draft, facts: ContentFacts | None = None, trees: dict[s
         findings += header_findings
         images = [facts.images[a.source] for a in _flatten(member.actions)
                   if a.source in facts.images and _is_folder(a, config.product)]
-        key = member.folder.as_posix()
-        tree = trees.get(key) if trees is not None else None
-        if tree is None:
-            tree = render_tree(draft.packname, _member_entries(member, draft.state))
-            if trees is not None:
-                trees[key] = tree
+        tree = render_tree(draft.packname, _member_entries(member, draft.state))
         readme = render_readme(header, render_summary(images), tree)
         readme_action = Action(member.folder / README_NAME, Kind.FILE, "README: header, products and package tree",
                                op=Op.TEXT, text=readme)
