@@ -71,8 +71,8 @@ def test_a_large_cube_is_sampled_and_the_noise_stays_close(tmp_path: Path) -> No
     fits.PrimaryHDU(data, _header(CTYPE3="FREQ", CRVAL3=2.3e11)).writeto(make_path)
     summary = summarize_fits(make_path)
     assert summary is not None and summary.rms is not None
-    assert abs(summary.rms - noise) / noise < 0.02
-    assert_agrees_with_astropy(make_path, rms_tolerance=0.02)
+    assert abs(summary.rms - noise) / noise < 0.03
+    assert_agrees_with_astropy(make_path, rms_tolerance=0.03)
 
 
 def test_compressed_images_go_to_astropy(tmp_path: Path) -> None:

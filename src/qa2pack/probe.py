@@ -51,16 +51,17 @@ class _Walker:
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         listing = _Listing([], [])
-        for entry in entries:
-            entry_rel = f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_symlink():
-                self._add_link(entry, entry_rel, ancestors, listing)
+        files, dirs = listing.files, listing.dirs
+        for entry in entries:  # most entries are plain files: they are tested first
+            if entry.is_file(follow_symlinks=False):
+                files.append(FileEntry(entry.name, entry.stat(follow_symlinks=False).st_size))
             elif entry.is_dir(follow_symlinks=False):
-                listing.dirs.append((entry.name, entry.path, None))
-            elif entry.is_file(follow_symlinks=False):
-                listing.files.append(FileEntry(entry.name, entry.stat(follow_symlinks=False).st_size))
+                dirs.append((entry.name, entry.path, None))
+            elif entry.is_symlink():
+                self._add_link(entry, f"{rel}/{entry.name}" if rel else entry.name, ancestors, listing)
             else:  # sockets, fifos, devices: never packaged, always reported
-                self.notes.append(LinkNote(entry_rel, "", "special file (not a regular file or folder)"))
+                self.notes.append(LinkNote(f"{rel}/{entry.name}" if rel else entry.name, "",
+                                           "special file (not a regular file or folder)"))
         return listing
 
     def _add_link(self, entry: os.DirEntry[str], rel: str, ancestors: frozenset[str] | None,
