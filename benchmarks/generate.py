@@ -65,12 +65,18 @@ def _table(path: Path, table_type: str, files: int, data_bytes: int = 0) -> int:
     return written
 
 
+# Files in one EB folder as generated below: ASDM.xml, two MSs of 375 files, nine caltables of
+# 25, 120 plots, the qa2 folder (4), a checklist, a calibration script and a log.
+FILES_PER_EB = 1 + 2 * 375 + len(CALTABLES) * 25 + 120 + 4 + 3
+_SB_FILES = 2  # scriptForImaging.py and image.fits
+
+
 def make_tree(root: Path, files: int = 20_000, gb: float = 0.0) -> Path:
-    """Build ``root/SB`` with about ``files`` files and ``gb`` GB of MS data; return the SB folder."""
+    """Build ``root/SB_bench`` with ``files`` files (at least one EB's worth) and ``gb`` GB of MS data."""
     sb = root / "SB_bench"
     sb.mkdir(parents=True)
-    per_eb = 1_200
-    n_ebs = max(1, files // per_eb)
+    n_ebs = max(1, (files - _SB_FILES) // FILES_PER_EB)
+    top_up = max(0, files - _SB_FILES - n_ebs * FILES_PER_EB)  # extra bucket files in the last EB's MS
     ms_bytes = int(gb * 1e9 / (n_ebs * 2)) if gb else 0
     total = 0
     for n in range(n_ebs):
@@ -83,7 +89,8 @@ def make_tree(root: Path, files: int = 20_000, gb: float = 0.0) -> Path:
         (asdm / "ASDMBinary").mkdir()
         total += 1
         for suffix in ("ms.split", "ms.split.cal"):
-            total += _table(eb / f"{uid}.{suffix}", "Measurement Set", 375, ms_bytes)
+            extra = top_up if n == n_ebs - 1 and suffix == "ms.split" else 0
+            total += _table(eb / f"{uid}.{suffix}", "Measurement Set", 375 + extra, ms_bytes)
         for suffix in CALTABLES:
             total += _table(eb / f"{uid}.{suffix}", "Calibration", 25)
         plots = eb / f"{uid}.ms.split.bandpass.plots"
