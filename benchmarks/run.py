@@ -9,7 +9,8 @@ every command sees a warm page cache) and the ratio qa2pack / peer:
     package --mode fake   vs  cp -al
     package --mode copy   vs  cp -a + md5sum of every copied file
     tarsplit (md5 sidecars) vs tar cf + md5sum of the tar
-    inspect alone at several tree sizes (growth should be linear), and peak memory of package
+    inspect alone at several tree sizes (growth should be linear), with package --mode hard
+    vs cp -al and the peak memory of package on the same trees
 
 Needs only Python, the installed ``qa2pack`` and coreutils/tar; prints a table and, with
 ``--json FILE``, writes the numbers as JSON.
@@ -145,11 +146,12 @@ def main() -> None:
             for size in (int(s) for s in args.inspect.split(",") if s):
                 tree = make_tree(work / f"inspect{size}", size, 0.0)
                 times = sorted(timed(QA2PACK + ["inspect", str(tree), "--json"], work)[0] for _ in range(args.reps))
-                packed = work / f"P{size}"
-                seconds, mb = timed(QA2PACK + ["package", str(tree), str(packed), "--mode", "hard", "-q"], work)
+                packed, peer_copy = work / f"P{size}", work / f"peer{size}"
+                hard = measure(args.reps, QA2PACK + ["package", str(tree), str(packed), "--mode", "hard", "-q"],
+                               [["cp", "-al", str(tree), str(peer_copy)]], work, [packed, peer_copy])
                 scaling[size] = {"files": count_files(tree), "inspect_s": round(statistics.median(times), 3),
-                                 "package_hard_s": round(seconds, 3), "package_peak_mb": mb}
-                clean(packed)
+                                 "package_hard_s": hard["qa2pack_s"], "cp_al_s": hard["peer_s"],
+                                 "hard_ratio": hard["ratio"], "package_peak_mb": hard["qa2pack_peak_mb"]}
                 shutil.rmtree(work / f"inspect{size}")
         results["inspect_scaling"] = scaling
     finally:
@@ -162,7 +164,8 @@ def main() -> None:
     for row in results.get("inspect_scaling", {}).values():  # type: ignore[union-attr]
         per = row["inspect_s"] / row["files"] * 1e6
         print(f"inspect {row['files']:>7} files: {row['inspect_s']:>7} s ({per:.1f} us/file); package hard "
-              f"{row['package_hard_s']} s, peak {row['package_peak_mb']} MB")
+              f"{row['package_hard_s']} s vs cp -al {row['cp_al_s']} s ({row['hard_ratio']}), "
+              f"peak {row['package_peak_mb']} MB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

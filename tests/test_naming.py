@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from qa2pack.naming import (
     leading_uid,
     level_name,
     level_number,
+    matches,
     natural_sorted,
     next_level_number,
     normalize_uid,
@@ -76,3 +79,11 @@ def test_natural_order_sorts_numbers_as_numbers(numbers: list[int]) -> None:
 
 def test_tar_part_names() -> None:
     assert part_name("2017.1.01419.S", "uid___A001_X1284_X1ef2", 1, 1) == "2017.1.01419.S_uid___A001_X1284_X1ef2_001_of_001.tar"
+
+
+GLOB_CHARS = st.sampled_from(["a", "b", ".", "*", "?", "[ab]", "[!a]", "_", "(", "|", "\\", "+"])
+
+
+@given(st.text(alphabet="ab._(|+\\X", max_size=8), st.lists(st.lists(GLOB_CHARS, max_size=5).map("".join), max_size=4))
+def test_matching_several_globs_at_once_is_matching_each(name: str, patterns: list[str]) -> None:
+    assert matches(name, patterns) == any(fnmatchcase(name, p) for p in patterns)

@@ -26,6 +26,7 @@ from qa2pack.tarsplit import (
     split_into_parts,
     tar_bytes,
     tarsplit,
+    ustar_header,
     write_part,
 )
 
@@ -69,6 +70,19 @@ def test_header_size_is_what_tarfile_writes(name: str, size: int, is_dir: bool) 
     info = make_tarinfo(TarEntry(full, size, 0, is_dir, 0o644, 1_700_000_000))
     rendered = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     assert header_size(full, size, is_dir, 0o644, 1_700_000_000) == len(rendered)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(name=st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=120),
+                      st.text("abcXYZ._-0123/ ", min_size=1, max_size=120).filter(lambda n: "//" not in n
+                                                                                  and not n.endswith("/"))),
+       size=st.sampled_from([0, 1, 511, 512, 123_456_789, 8**11 - 1, 8**11]), is_dir=st.booleans(),
+       mode=st.sampled_from([0o644, 0o755, 0o600, 0o4755, 0o777]),
+       mtime=st.sampled_from([0, 1, 1_700_000_000, 8**11 - 1, 8**11]))
+def test_headers_are_byte_for_byte_what_tarfile_writes(name: str, size: int, is_dir: bool, mode: int,
+                                                       mtime: int) -> None:
+    entry = TarEntry(f"{PROJECT}/{name}", size, 0, is_dir, mode, mtime)
+    assert ustar_header(entry) == make_tarinfo(entry).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
 def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -22,12 +23,11 @@ def escape_field(text: str) -> str:
 
 
 def unescape_field(text: str) -> str:
-    """Undo :func:`escape_field` character by character (an escaped backslash before n stays two characters)."""
-    out, chars = [], iter(text)
-    for char in chars:
-        if char == "\\":
-            following = next(chars, "")
-            out.append({"t": "\t", "n": "\n", "\\": "\\"}.get(following, following))
-        else:
-            out.append(char)
-    return "".join(out)
+    """Undo :func:`escape_field` (an escaped backslash before n stays two characters)."""
+    if "\\" not in text:  # nearly every path: nothing to undo
+        return text
+    return _ESCAPED.sub(lambda match: _UNESCAPE.get(match[1], match[1]), text)
+
+
+_ESCAPED = re.compile(r"\\(.?)", re.DOTALL)  # a backslash and the character it escapes (none at the end)
+_UNESCAPE = {"t": "\t", "n": "\n"}

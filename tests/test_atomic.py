@@ -1,0 +1,34 @@
+"""Manifest and journal fields: escaping round-trips every path, whatever characters it holds."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qa2pack.atomic import escape_field, unescape_field
+
+FIELD_TEXT = st.text(alphabet=st.sampled_from(["a", "/", " ", "\\", "\t", "\n", "t", "n", "é"]), max_size=30)
+
+
+def _reference_unescape(text: str) -> str:
+    """The rule spelled out one character at a time: a backslash takes the next character."""
+    out, chars = [], iter(text)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            out.append({"t": "\t", "n": "\n"}.get(following, following))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@given(FIELD_TEXT)
+def test_escaped_fields_are_one_line_and_round_trip(text: str) -> None:
+    escaped = escape_field(text)
+    assert "\t" not in escaped and "\n" not in escaped
+    assert unescape_field(escaped) == text
+
+
+@given(FIELD_TEXT)
+def test_unescape_follows_the_rule_on_any_text(text: str) -> None:
+    assert unescape_field(text) == _reference_unescape(text)
