@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy
 import pytest
 from astropy.io import fits
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factories import eb
 from qa2pack import PackageOptions, package
@@ -98,3 +100,41 @@ def test_numpy_is_what_astropy_gives() -> None:
     # Guards the assumption in fitsinfo that data come back as numpy arrays.
     hdu = fits.PrimaryHDU(numpy.zeros((2, 2), dtype="f4"))
     assert isinstance(hdu.data, numpy.ndarray)
+
+
+def _reference_tree(root: str, paths: set[str], dirs: set[str]) -> str:
+    """``tree`` drawn the obvious way: recursively, siblings case-insensitively then by name."""
+    children: dict[str, set[str]] = {}
+    for path in paths | dirs:
+        parts = path.split("/")
+        for n in range(len(parts)):
+            children.setdefault("/".join(parts[:n]), set()).add(parts[n])
+    lines, counts = [root], [0, 0]
+
+    def draw(folder: str, prefix: str) -> None:
+        names = sorted(children.get(folder, ()), key=lambda name: (name.casefold(), name))
+        for n, name in enumerate(names):
+            path = f"{folder}/{name}" if folder else name
+            last = n == len(names) - 1
+            lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}")
+            if path in children or path in dirs:
+                counts[0] += 1
+                draw(path, prefix + ("    " if last else "|   "))
+            else:
+                counts[1] += 1
+
+    draw("", "")
+    dirs_word = "directory" if counts[0] == 1 else "directories"
+    return "\n".join([*lines, "", f"{counts[0]} {dirs_word}, {counts[1]} file{'' if counts[1] == 1 else 's'}"]) + "\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.lists(st.sampled_from(["a", "A", "b", "B.ms", "c_1", "Z", "z"]), min_size=1, max_size=4)
+               .map("/".join), max_size=25),
+       st.sets(st.sampled_from(["a", "A", "b/a", "Z/z"]), max_size=3))
+def test_tree_drawing_matches_the_obvious_recursive_drawing(paths: set[str], dirs: set[str]) -> None:
+    # A path that is also a prefix of another is a folder; keep the inputs consistent.
+    files = {p for p in paths if not any(q.startswith(p + "/") for q in paths | dirs)}
+    dirs = dirs - files
+    entries = [(p, False) for p in files] + [(d, True) for d in dirs]
+    assert render_tree("P", entries) == _reference_tree("P", files, dirs)

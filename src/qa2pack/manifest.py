@@ -7,7 +7,6 @@ separate pass only when asked for.  The manifest is a small TSV file beside pack
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import shutil
@@ -15,7 +14,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import hashlib
 
 from .atomic import escape_field, unescape_field, write_atomic
 from .errors import InputError
@@ -26,6 +28,8 @@ MANIFEST_MAGIC = "# qa2pack manifest 1"
 
 def new_md5() -> hashlib._Hash:
     """Return an md5 object (md5 is a fixity check here, not security)."""
+    import hashlib  # here: loading OpenSSL costs a hard-link package more than its links to one folder
+
     return hashlib.md5(usedforsecurity=False)
 
 

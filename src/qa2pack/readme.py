@@ -108,10 +108,12 @@ def _tree_order(paths: Iterable[str]) -> list[str]:
     after it.  Only when two siblings differ by case alone is the slower per-component key needed.
     """
     paths = list(paths)
-    folded = {p.casefold() for p in paths}
-    if len(folded) == len(paths):
-        return sorted(paths, key=lambda p: (p.casefold().replace("/", "\x00"), p.replace("/", "\x00")))
-    return sorted(paths, key=_component_key)
+    folded = [p.casefold() for p in paths]
+    if len(set(folded)) < len(paths):
+        return sorted(paths, key=_component_key)
+    keyed = [(f.replace("/", "\x00"), p.replace("/", "\x00"), p) for f, p in zip(folded, paths, strict=True)]
+    keyed.sort()
+    return [p for _, _, p in keyed]
 
 
 def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[str, str] | None = None,
@@ -132,24 +134,32 @@ def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[s
             is_dir[parent] = True
             parent = parent.rpartition("/")[0]
     ordered = _tree_order(is_dir)
-    last_child = {path.rpartition("/")[0]: path for path in ordered}  # in order: the last one wins
+    depths = [path.count("/") for path in ordered]
+    # An entry is its folder's last when no sibling follows it: walking backwards, a sibling at
+    # the same depth is seen before the folder's own line, and deeper levels start afresh.
+    last = [False] * len(ordered)
+    later_sibling: list[bool] = []
+    for n in range(len(ordered) - 1, -1, -1):
+        depth = depths[n]
+        del later_sibling[depth + 1:]
+        if len(later_sibling) <= depth:
+            later_sibling += [False] * (depth + 1 - len(later_sibling))
+        last[n] = not later_sibling[depth]
+        later_sibling[depth] = True
     lines = [root]
     prefixes = [""]  # prefixes[depth]: the drawing in front of an entry at that depth
-    dirs = files = 0
-    for path in ordered:
-        parent, _, name = path.rpartition("/")
-        depth = path.count("/")
-        last = last_child[parent] == path
+    dirs = 0
+    for path, depth, is_last in zip(ordered, depths, last, strict=True):
         prefix = prefixes[depth]
+        name = path.rpartition("/")[2]
         note = notes.get(path) if notes else None
-        lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}{'  ' + note if note else ''}")
+        lines.append(f"{prefix}{'`-- ' if is_last else '|-- '}{name}{'  ' + note if note else ''}")
         if is_dir[path]:
             dirs += 1
             del prefixes[depth + 1:]
-            prefixes.append(prefix + ("    " if last else "|   "))
-        else:
-            files += 1
+            prefixes.append(prefix + ("    " if is_last else "|   "))
     if counts:
+        files = len(ordered) - dirs
         lines.append("")
         lines.append(f"{dirs} director{'y' if dirs == 1 else 'ies'}, {files} file{'' if files == 1 else 's'}")
     return "\n".join(lines) + "\n"
