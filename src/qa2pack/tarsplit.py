@@ -130,22 +130,34 @@ def header_size(name: str, size: int, is_dir: bool, mode: int = 0o644, mtime: in
 
 
 def ustar_header(entry: TarEntry) -> bytes:
-    """Return the header block(s) ``tarfile`` writes for an entry, built directly when it is plain.
+    """Return the header block(s) ``tarfile`` writes for an entry, built directly when it can be.
 
-    A short ASCII name with ordinary numbers needs one ustar block, which is assembled here
-    (``tarfile`` takes tens of microseconds per header, which on thousands of small table files
-    kept the hashing waiting); anything else is rendered by ``tarfile`` itself.
+    An ASCII name with ordinary numbers takes one ustar block, preceded for a name over 100
+    characters by a PAX header holding the whole path; both are assembled here (``tarfile``
+    takes tens of microseconds per header, which on thousands of small table files kept the
+    hashing waiting).  Anything else is rendered by ``tarfile`` itself.
     """
     name = entry.name + "/" if entry.is_dir else entry.name
     size = 0 if entry.is_dir else entry.size
-    if not (name.isascii() and len(name) <= _USTAR_NAME and size < _USTAR_NUMBER and 0 <= entry.mtime < _USTAR_NUMBER):
+    if not (name.isascii() and size < _USTAR_NUMBER and 0 <= entry.mtime < _USTAR_NUMBER):
         return make_tarinfo(entry).tobuf(TAR_FORMAT, ENCODING, ERRORS)
+    encoded = name.encode("ascii")
+    block = _ustar_block(encoded[:_USTAR_NAME], entry.mode & 0o7777, size, entry.mtime,
+                         tarfile.DIRTYPE if entry.is_dir else tarfile.REGTYPE)
+    if len(encoded) <= _USTAR_NAME:
+        return block
+    record = b"%d path=%s\n" % (_pax_record_length("path", len(encoded)), encoded)
+    pax = _ustar_block(b"././@PaxHeader", 0, len(record), 0, tarfile.XHDTYPE)
+    return pax + record + bytes(-len(record) % BLOCK) + block
+
+
+def _ustar_block(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes) -> bytes:
+    """One ustar header block as ``tarfile`` writes it (owner 0, no user or group names)."""
     block = bytearray(BLOCK)
-    block[0:len(name)] = name.encode("ascii")
-    block[100:157] = b"%07o\0%07o\0%07o\0%011o\0%011o\0        %s" % (
-        entry.mode & 0o7777, 0, 0, size, entry.mtime, tarfile.DIRTYPE if entry.is_dir else tarfile.REGTYPE)
+    block[0:len(name)] = name
+    block[100:157] = b"%07o\0%07o\0%07o\0%011o\0%011o\0        %s" % (mode, 0, 0, size, mtime, typeflag)
     block[257:265] = tarfile.POSIX_MAGIC
-    # As tarfile: the checksum counts the field as spaces and is written as six digits, NUL, space.
+    # As tarfile: the checksum counts its own field as spaces and is six digits, NUL, space.
     block[148:155] = b"%06o\0" % sum(block)
     return bytes(block)
 
