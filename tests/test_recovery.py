@@ -59,6 +59,34 @@ def test_interrupted_copy_is_marked_and_the_next_run_completes_it(project229: Pa
     assert tree_listing(sb3) == origin
 
 
+def test_failure_while_making_folders_is_marked_and_the_next_run_completes_it(project229: Path, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    # Folders are made level by level on threads before any file: a failure there (here the
+    # second batch of new folders) stops the run with the marker, like a failure on a file.
+    sb3 = project229 / SB3
+    reference = tmp_path / "ref" / "2011.0.00229.S"
+    package(sb3, reference, PackageOptions(mode=Mode.HARD))
+    make = execute_module.Executor._make_new_folders
+    calls = {"n": 0}
+
+    def failing(self, rels):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded", rels[0])
+        return make(self, rels)
+
+    monkeypatch.setattr(execute_module.Executor, "_make_new_folders", failing)
+    packpath = tmp_path / "run" / "2011.0.00229.S"
+    with pytest.raises(ExecutionError, match="Disk quota exceeded.*next run rolls it back"):
+        package(sb3, packpath, PackageOptions(mode=Mode.HARD))
+    assert (packpath / MARKER).is_file()
+    assert not any(p.is_file() for p in (packpath / "sg_ouss_id").rglob("*"))  # no file before all folders
+    monkeypatch.undo()
+    package(sb3, packpath, PackageOptions(mode=Mode.HARD))
+    assert tree_listing(packpath) == tree_listing(reference)
+    assert contents(packpath) == contents(reference)
+
+
 def test_interrupted_move_is_recoverable_from_its_journal(project229: Path, tmp_path: Path, monkeypatch) -> None:
     sb3 = project229 / SB3
     before = contents(sb3)
