@@ -113,13 +113,18 @@ def _pax_record_length(keyword: str, value_length: int) -> int:
         previous = length
 
 
+def _plain_ustar(name: str, size: int, mtime: int) -> bool:
+    """Tell whether tarfile needs no PAX record but perhaps the path (ASCII name, numbers in 11 octal digits)."""
+    return name.isascii() and size < _USTAR_NUMBER and 0 <= mtime < _USTAR_NUMBER
+
+
 def header_size(name: str, size: int, is_dir: bool, mode: int = 0o644, mtime: int = 0) -> int:
     """Return the bytes ``tarfile`` writes as header(s) for such an entry.
 
     Short ASCII names with ordinary sizes take one 512-byte block; anything else (long or
     non-ASCII names, files of 8 GiB and more) is measured by rendering the header.
     """
-    if name.isascii() and size < _USTAR_NUMBER and 0 <= mtime < _USTAR_NUMBER:
+    if _plain_ustar(name, size, mtime):
         length = len(name) + is_dir  # tarfile writes folders with a trailing slash
         if length <= _USTAR_NAME:
             return BLOCK
@@ -139,7 +144,7 @@ def ustar_header(entry: TarEntry) -> bytes:
     """
     name = entry.name + "/" if entry.is_dir else entry.name
     size = 0 if entry.is_dir else entry.size
-    if not (name.isascii() and size < _USTAR_NUMBER and 0 <= entry.mtime < _USTAR_NUMBER):
+    if not _plain_ustar(name, size, entry.mtime):
         return make_tarinfo(entry).tobuf(TAR_FORMAT, ENCODING, ERRORS)
     encoded = name.encode("ascii")
     block = _ustar_block(encoded[:_USTAR_NAME], entry.mode & 0o7777, size, entry.mtime,
