@@ -440,7 +440,8 @@ def _checks(member: MemberSource, actions: list[Action], options: PackageOptions
             logs.add(uid)
     for uid in member.eb_uids:
         for required in cfg.required_caltables:
-            if not any(fnmatch.fnmatchcase(name, uid + required) for name in caltables[uid]):
+            if not any(name.startswith(uid) and fnmatch.fnmatchcase(name[len(uid):], required)
+                       for name in caltables[uid]):  # uids hold no glob characters
                 findings.append(Finding("missing-caltable", f"EB {uid}: no calibration table {uid}{required}", (uid,)))
         for required in cfg.required_qa2:
             if not any(name.endswith(required) for name in qa_names[uid]):

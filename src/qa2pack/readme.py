@@ -96,32 +96,13 @@ def render_summary(images: Sequence[ImageSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _component_key(path: str) -> str:
-    """Sort key of ``tree``'s order, built per component (exact even for names differing by case)."""
-    return "".join(f"{part.casefold()}\x01{part}\x00" for part in path.split("/"))
-
-
-def _tree_order(paths: Iterable[str]) -> list[str]:
-    """Order paths like ``tree``: depth first, siblings case-insensitively, ties by name.
-
-    Replacing "/" by NUL (which sorts before any character) keeps every folder's entries right
-    after it.  Only when two siblings differ by case alone is the slower per-component key needed.
-    """
-    paths = list(paths)
-    folded = [p.casefold() for p in paths]
-    if len(set(folded)) < len(paths):
-        return sorted(paths, key=_component_key)
-    keyed = [(f.replace("/", "\x00"), p.replace("/", "\x00"), p) for f, p in zip(folded, paths, strict=True)]
-    keyed.sort()
-    return [p for _, _, p in keyed]
-
-
 def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[str, str] | None = None,
                 counts: bool = True) -> str:
     """Draw ``entries`` (POSIX paths below ``root``, is-directory flag) like ``tree``.
 
-    Folders implied by a path are drawn too.  ``notes`` adds text after a path's name (the
-    ``inspect`` view); the count line excludes the root, as ``tree`` does.
+    Folders implied by a path are drawn too; siblings are ordered case-insensitively, ties by
+    name.  ``notes`` adds text after a path's name (the ``inspect`` view); the count line
+    excludes the root, as ``tree`` does.
     """
     is_dir: dict[str, bool] = {}
     for path, directory in entries:
@@ -133,33 +114,30 @@ def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[s
         while parent and not is_dir.get(parent):
             is_dir[parent] = True
             parent = parent.rpartition("/")[0]
-    ordered = _tree_order(is_dir)
-    depths = [path.count("/") for path in ordered]
-    # An entry is its folder's last when no sibling follows it: walking backwards, a sibling at
-    # the same depth is seen before the folder's own line, and deeper levels start afresh.
-    last = [False] * len(ordered)
-    later_sibling: list[bool] = []
-    for n in range(len(ordered) - 1, -1, -1):
-        depth = depths[n]
-        del later_sibling[depth + 1:]
-        if len(later_sibling) <= depth:
-            later_sibling += [False] * (depth + 1 - len(later_sibling))
-        last[n] = not later_sibling[depth]
-        later_sibling[depth] = True
+    children: dict[str, list[str]] = {}
+    for path in is_dir:
+        parent, _, name = path.rpartition("/")
+        children.setdefault(parent, []).append(name)
     lines = [root]
-    prefixes = [""]  # prefixes[depth]: the drawing in front of an entry at that depth
     dirs = 0
-    for path, depth, is_last in zip(ordered, depths, last, strict=True):
-        prefix = prefixes[depth]
-        name = path.rpartition("/")[2]
-        note = notes.get(path) if notes else None
-        lines.append(f"{prefix}{'`-- ' if is_last else '|-- '}{name}{'  ' + note if note else ''}")
-        if is_dir[path]:
-            dirs += 1
-            del prefixes[depth + 1:]
-            prefixes.append(prefix + ("    " if is_last else "|   "))
+
+    def draw(folder: str, prefix: str) -> None:  # depth first; folders are a few levels deep
+        nonlocal dirs
+        names = children.get(folder, [])
+        names.sort()
+        names.sort(key=str.casefold)  # stable: case-insensitive, ties by name
+        end = len(names) - 1
+        for n, name in enumerate(names):
+            path = f"{folder}/{name}" if folder else name
+            note = notes.get(path) if notes else None
+            lines.append(f"{prefix}{'`-- ' if n == end else '|-- '}{name}{'  ' + note if note else ''}")
+            if is_dir[path]:
+                dirs += 1
+                draw(path, prefix + ("    " if n == end else "|   "))
+
+    draw("", "")
     if counts:
-        files = len(ordered) - dirs
+        files = len(is_dir) - dirs
         lines.append("")
         lines.append(f"{dirs} director{'y' if dirs == 1 else 'ies'}, {files} file{'' if files == 1 else 's'}")
     return "\n".join(lines) + "\n"
