@@ -32,3 +32,15 @@ def test_escaped_fields_are_one_line_and_round_trip(text: str) -> None:
 @given(FIELD_TEXT)
 def test_unescape_follows_the_rule_on_any_text(text: str) -> None:
     assert unescape_field(text) == _reference_unescape(text)
+
+
+def test_manifest_round_trips_paths_with_tabs_newlines_and_backslashes(tmp_path) -> None:
+    from qa2pack.manifest import read_manifest, write_manifest
+
+    plain = {"a/plain.txt": (3, None), "b/x.fits": (10, "0" * 32)}
+    odd = plain | {"c/tab\there": (1, None), "c/new\nline": (2, None), "c/back\\slash\\n": (4, "f" * 32)}
+    for entries in (plain, odd):
+        write_manifest(tmp_path / "m.tsv", entries, {"mode": "hard"})
+        text = (tmp_path / "m.tsv").read_text()
+        assert len(text.splitlines()) == 3 + len(entries)  # one line per entry, whatever its name
+        assert read_manifest(tmp_path / "m.tsv").entries == entries

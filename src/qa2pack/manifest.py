@@ -198,9 +198,12 @@ def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]], me
     lines = [MANIFEST_MAGIC + "\n"]
     lines += [f"# {key}: {value}\n" for key, value in meta.items()]
     lines.append("# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n")
-    for rel in sorted(entries):
+    paths = sorted(entries)
+    together = "\0".join(paths)
+    escape = "\\" in together or "\t" in together or "\n" in together  # almost never: checked once
+    for rel in paths:
         size, md5 = entries[rel]
-        lines.append(f"{md5 or '-'}\t{size}\t{escape_field(rel)}\n")
+        lines.append(f"{md5 or '-'}\t{size}\t{escape_field(rel) if escape else rel}\n")
     write_atomic(path, "".join(lines))
 
 
