@@ -95,3 +95,10 @@ def test_truncated_data_is_reported_not_raised(tmp_path: Path, caplog) -> None:
     (tmp_path / "cut.fits").write_bytes(whole[: 2880 * 3])
     summary = summarize_fits(tmp_path / "cut.fits")  # astropy decides; nothing escapes
     assert summary is None or summary.shape == (128, 128, 1, 1)
+
+
+def test_cards_with_values_of_the_wrong_kind_are_reported_not_raised(tmp_path: Path, caplog) -> None:
+    cards = ["SIMPLE  =                    T", "BITPIX  =                  -32", "NAXIS   = 'two'", "END"]
+    (tmp_path / "odd.fits").write_bytes("".join(c.ljust(80) for c in cards).ljust(2880).encode())
+    assert summarize_fits(tmp_path / "odd.fits") is None
+    assert "odd.fits" in caplog.text

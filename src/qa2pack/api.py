@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -19,24 +19,17 @@ from pathlib import Path
 from ._version import __version__
 from .errors import ExecutionError, InputError, PackpathError, Qa2packError, UsageError
 from .execute import Executor
-from .fitsinfo import summarize_many
+from .fitsinfo import summarize_fits
 from .journal import MARKER, roll_back
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
 from .options import PackageOptions
 from .placement import STAGED_README_REASON
-from .plan import (
-    ContentFacts,
-    Draft,
-    ExternalFiles,
-    check_packpath_state,
-    complete_plan,
-    draft_plan,
-)
+from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
 from .preflight import preflight
 from .probe import check_origpath, files_containing, read_package_state, scan_tree, walk_listing
 from .progress import Progress, SilentProgress
-from .readme import ImageSummary, split_header
+from .readme import split_header
 from .report import RunReport
 from .ticket import write_ticket
 
@@ -86,23 +79,14 @@ def read_externals(options: PackageOptions) -> ExternalFiles:
     return ExternalFiles(text, script, size)
 
 
-def gather_facts(draft: Draft, images: bool = True) -> ContentFacts:
+def gather_facts(draft: Draft) -> ContentFacts:
     """Read the few contents the plan depends on: ephemerides, calibration scripts, FITS headers."""
     root = draft.origpath
     eph = {src: md5_file(root / src) for _, sources in draft.ephemerides for src in sources}
     scripts = {root / src: src for src in draft.calibration_scripts()}
     fixplanets = frozenset(scripts[p] for p in files_containing(scripts, b"fixplanets"))
-    found = summarize_many(list(_fits_paths(draft))) if images else {}
-    return ContentFacts(eph, fixplanets, _images_by_source(draft, found))
-
-
-def _fits_paths(draft: Draft) -> dict[str, str]:
-    """Map each packaged FITS image's absolute path (what the reader gets) to its source (what the plan uses)."""
-    return {str(draft.origpath / src): src for src in draft.fits_sources()}
-
-
-def _images_by_source(draft: Draft, found: Mapping[str, ImageSummary | None]) -> dict[str, ImageSummary]:
-    return {src: summary for path, src in _fits_paths(draft).items() if (summary := found.get(path)) is not None}
+    images = {src: summary for src in draft.fits_sources() if (summary := summarize_fits(root / src)) is not None}
+    return ContentFacts(eph, fixplanets, images)
 
 
 def plan_package(origpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,

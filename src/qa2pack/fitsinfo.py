@@ -35,11 +35,6 @@ class _NotHandled(Exception):
     """Raised for what needs astropy: a compressed image, or a header this reader cannot follow."""
 
 
-def summarize_many(paths: Sequence[str]) -> dict[str, ImageSummary | None]:
-    """Summarise several images."""
-    return {path: summarize_fits(Path(path)) for path in paths}
-
-
 def summarize_fits(path: Path) -> ImageSummary | None:
     """Return the summary of one FITS image, or None (with a log line) if it cannot be read."""
     try:
@@ -50,12 +45,12 @@ def summarize_fits(path: Path) -> ImageSummary | None:
             header, offset = found
             shape = _shape(header)
             rms = _robust_rms(_sample(handle.fileno(), header, offset, math.prod(shape)))
-    except _NotHandled:
+        return _summary(path.name, header, shape, rms)
+    except (_NotHandled, ValueError, TypeError):  # odd values in the cards as well: astropy decides
         return _summarize_with_astropy(path)
     except OSError as exc:
         log.warning("cannot read FITS image %s: %s", path, exc)
         return None
-    return _summary(path.name, header, shape, rms)
 
 
 # -- header -------------------------------------------------------------------------------------
@@ -225,7 +220,7 @@ def _summarize_with_astropy(path: Path) -> ImageSummary | None:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with fits.open(path, memmap=True) as hdus:
+            with open(path, "rb") as handle, fits.open(handle, memmap=True) as hdus:  # closed even if astropy fails
                 hdu = next((h for h in hdus if h.is_image and h.header.get("NAXIS", 0) > 0), None)
                 if hdu is None:
                     return None
