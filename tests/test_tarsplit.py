@@ -219,3 +219,14 @@ def test_a_failed_write_surfaces_and_the_md5_matches_what_was_written(tmp_path: 
             writer.write(block)
     assert writer.digest.hexdigest() == hashlib.md5(b"".join(data)).hexdigest()
     assert (tmp_path / "out").read_bytes() == b"".join(data)
+
+
+def test_a_file_that_shrinks_while_archived_fails_the_part_and_leaves_it_marked(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"y" * 1000)
+    entry = TarEntry(f"{PROJECT}/data.bin", 5000, header_size(f"{PROJECT}/data.bin", 5000, False), False,
+                     source=str(source))  # listed at 5000 bytes, 1000 left when read
+    target = tmp_path / "out.tar"
+    with pytest.raises(InputError, match="became shorter while it was being archived"):
+        write_part([entry], target)
+    assert not target.exists() and (tmp_path / "out.tar.partial").exists()

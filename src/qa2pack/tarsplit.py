@@ -121,8 +121,9 @@ def _plain_ustar(name: str, size: int, mtime: int) -> bool:
 def header_size(name: str, size: int, is_dir: bool, mode: int = 0o644, mtime: int = 0) -> int:
     """Return the bytes ``tarfile`` writes as header(s) for such an entry.
 
-    Short ASCII names with ordinary sizes take one 512-byte block; anything else (long or
-    non-ASCII names, files of 8 GiB and more) is measured by rendering the header.
+    ASCII names with ordinary numbers are counted: one 512-byte block, after a PAX header with
+    the whole path for names over 100 characters.  Anything else (non-ASCII names, files of
+    8 GiB and more) is measured by rendering the header.
     """
     if _plain_ustar(name, size, mtime):
         length = len(name) + is_dir  # tarfile writes folders with a trailing slash
