@@ -11,6 +11,7 @@ every command sees a warm page cache) and the ratio qa2pack / peer:
     tarsplit (md5 sidecars) vs tar cf + md5sum of the tar
     inspect alone at several tree sizes (growth should be linear), with package --mode hard
     vs cp -al and the peak memory of package on the same trees
+    peak memory of package (hard, copy) on trees of the same file count and growing data
 
 Needs only Python, the installed ``qa2pack`` and coreutils/tar; prints a table and, with
 ``--json FILE``, writes the numbers as JSON.
@@ -101,7 +102,7 @@ def main() -> None:
     parser.add_argument("--inspect", default="10000,100000,300000", help="tree sizes for the inspect scaling")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed afterwards)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--only", default="", help="comma list of: hard,fake,copy,tarsplit,inspect")
+    parser.add_argument("--only", default="", help="comma list of: hard,fake,copy,tarsplit,inspect,memory")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     own = args.work is None
@@ -154,6 +155,19 @@ def main() -> None:
                                  "hard_ratio": hard["ratio"], "package_peak_mb": hard["qa2pack_peak_mb"]}
                 shutil.rmtree(work / f"inspect{size}")
         results["inspect_scaling"] = scaling
+        memory = {}
+        if not only or "memory" in only:  # same file count, growing data: the peak must stay flat
+            for gb in (0.0, args.gb, round(3 * args.gb, 3)):
+                tree = make_tree(work / f"memory{gb}", args.files, gb)
+                row = {}
+                for mode in ("hard", "copy"):
+                    packed = work / f"M{gb}{mode}"
+                    seconds, mb = timed(QA2PACK + ["package", str(tree), str(packed), "--mode", mode, "-q"], work)
+                    row[f"{mode}_peak_mb"] = mb
+                    clean(packed)
+                memory[str(gb)] = row
+                shutil.rmtree(work / f"memory{gb}")
+        results["memory_by_data_size"] = memory
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
@@ -166,6 +180,9 @@ def main() -> None:
         print(f"inspect {row['files']:>7} files: {row['inspect_s']:>7} s ({per:.1f} us/file); package hard "
               f"{row['package_hard_s']} s vs cp -al {row['cp_al_s']} s ({row['hard_ratio']}), "
               f"peak {row['package_peak_mb']} MB")
+    for gb, row in results.get("memory_by_data_size", {}).items():  # type: ignore[union-attr]
+        print(f"package peak with {args.files} files and {gb} GB: hard {row['hard_peak_mb']} MB, "
+              f"copy {row['copy_peak_mb']} MB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
