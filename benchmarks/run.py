@@ -162,8 +162,8 @@ def main() -> None:
                 row = {}
                 for mode in ("hard", "copy"):
                     packed = work / f"M{gb}{mode}"
-                    seconds, mb = timed(QA2PACK + ["package", str(tree), str(packed), "--mode", mode, "-q"], work)
-                    row[f"{mode}_peak_mb"] = mb
+                    row[f"{mode}_peak_mb"] = timed(QA2PACK + ["package", str(tree), str(packed), "--mode", mode,
+                                                                "-q"], work)[1]
                     clean(packed)
                 memory[str(gb)] = row
                 shutil.rmtree(work / f"memory{gb}")

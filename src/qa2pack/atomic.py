@@ -22,6 +22,14 @@ def escape_field(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
+def escape_fields(texts: list[str]) -> list[str]:
+    """Escape many fields, checking once whether any needs it (almost none ever does)."""
+    together = "\0".join(texts)
+    if "\\" in together or "\t" in together or "\n" in together:
+        return [escape_field(text) for text in texts]
+    return texts
+
+
 def unescape_field(text: str) -> str:
     """Undo :func:`escape_field` (an escaped backslash before n stays two characters)."""
     if "\\" not in text:  # nearly every path: nothing to undo

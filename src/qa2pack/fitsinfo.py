@@ -225,14 +225,13 @@ def _summarize_with_astropy(path: Path) -> ImageSummary | None:
                 if hdu is None:
                     return None
                 header = dict(hdu.header)
-                naxis = int(header["NAXIS"])
-                shape = tuple(int(header.get(f"NAXIS{n}", 0)) for n in range(1, naxis + 1))
+                shape = _shape(header)
                 data = hdu.data.reshape(-1)
                 sample = data[::max(1, data.size // SAMPLE_VALUES)].astype("f8").tolist()
                 rms = _robust_rms([v for v in sample if math.isfinite(v)])
         for warning in caught:  # e.g. a truncated file: said once in the log, not as a Python warning
             log.warning("FITS image %s: %s", path, warning.message)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (_NotHandled, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("cannot read FITS image %s: %s", path, exc)
         return None
     return _summary(path.name, header, shape, rms)

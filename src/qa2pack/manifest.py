@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     import hashlib
 
-from .atomic import escape_field, unescape_field, write_atomic
+from .atomic import escape_fields, unescape_field, write_atomic
 from .errors import InputError
 
 CHUNK = 1 << 20
@@ -199,11 +199,9 @@ def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]], me
     lines += [f"# {key}: {value}\n" for key, value in meta.items()]
     lines.append("# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n")
     paths = sorted(entries)
-    together = "\0".join(paths)
-    escape = "\\" in together or "\t" in together or "\n" in together  # almost never: checked once
-    for rel in paths:
+    for rel, field_text in zip(paths, escape_fields(paths), strict=True):
         size, md5 = entries[rel]
-        lines.append(f"{md5 or '-'}\t{size}\t{escape_field(rel) if escape else rel}\n")
+        lines.append(f"{md5 or '-'}\t{size}\t{field_text}\n")
     write_atomic(path, "".join(lines))
 
 

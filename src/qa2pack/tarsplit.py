@@ -306,14 +306,15 @@ def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
     for depth in range(len(parts) + 1):  # the project folder, sg, group (and member) folders
         rel = "/".join(parts[:depth])
         add(rel, os.lstat(packpath / rel) if rel else os.lstat(packpath))
-    roots = unit.paths if unit.level == "group" else ()
-    for rel in roots:
-        add(rel, os.lstat(packpath / rel))
-    stack = list(reversed(unit.paths if unit.level == "group" else (unit.folder,)))
+    tops = [] if unit.level == "group" else [unit.folder]  # the folders to walk (add refuses links)
+    for rel in unit.paths if unit.level == "group" else ():
+        st = os.lstat(packpath / rel)
+        add(rel, st)
+        if stat.S_ISDIR(st.st_mode):
+            tops.append(rel)
+    stack = tops[::-1]
     while stack:  # depth first, like os.walk: a folder's subfolders, then its files, each sorted
         rel_dir = stack.pop()
-        if not os.path.isdir(f"{base}/{rel_dir}") or os.path.islink(f"{base}/{rel_dir}"):
-            continue
         with os.scandir(f"{base}/{rel_dir}") as listing:
             found = sorted(listing, key=lambda entry: entry.name)
         folders = [e for e in found if e.is_dir(follow_symlinks=False)]
