@@ -9,18 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa2pack.errors import UsageError
+from qa2pack.layout import MEMBER_LEVEL, part_name
 from qa2pack.naming import (
     archive_uid,
     eb_uid_of,
-    highest_level,
     leading_uid,
-    level_name,
-    level_number,
     matches,
     natural_sorted,
-    next_level_number,
     normalize_uid,
-    part_name,
 )
 
 HEX = st.text("0123456789abcdef", min_size=1, max_size=7)
@@ -61,13 +57,13 @@ def test_eb_uid_of_a_non_uid_asdm_name() -> None:
 
 
 def test_level_names_and_highest_by_number() -> None:
-    names = [level_name("member_ouss_id", n) for n in range(1, 11)]
+    names = [MEMBER_LEVEL.name(n) for n in range(1, 11)]
     assert names[:3] == ["member_ouss_id", "member_ouss_id2", "member_ouss_id3"]
-    assert level_number("member_ouss_id", "member_ouss_id10") == 10
-    assert level_number("member_ouss_id", "member_ouss_id01") is None
-    assert highest_level("member_ouss_id", names, "member.") == "member_ouss_id10"  # not id9 (lexical)
-    assert next_level_number("member_ouss_id", names) == 11
-    assert next_level_number("member_ouss_id", []) == 1
+    assert MEMBER_LEVEL.number("member_ouss_id10") == 10
+    assert MEMBER_LEVEL.number("member_ouss_id01") is None
+    assert MEMBER_LEVEL.highest(names) == "member_ouss_id10"  # not id9 (lexical)
+    assert MEMBER_LEVEL.next_number(names) == 11
+    assert MEMBER_LEVEL.next_number([]) == 1
 
 
 @settings(derandomize=True)

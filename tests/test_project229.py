@@ -97,17 +97,22 @@ def test_full_listing_matches_golden(sb3: Path, tmp_path: Path, update_golden: b
     assert listing == golden.read_text()
 
 
-def test_readme_tree_names_only_existing_files_and_counts_them(sb3: Path, tmp_path: Path) -> None:
+def test_readme_tree_lists_the_package_to_the_archive_depth_and_counts_it(sb3: Path, tmp_path: Path) -> None:
     packpath = tmp_path / "2011.0.00229.S"
     package(sb3, packpath)
     readme = (packpath / "sg_ouss_id/group_ouss_id/member_ouss_id/README").read_text()
     root, paths, (dirs, files) = parse_tree(readme)
     assert root == "2011.0.00229.S"
     assert all((packpath / p).exists() for p in paths)
-    on_disk = [p for p in packpath.rglob("*")]
-    assert len(paths) == len(on_disk) == dirs + files
+    # tree -L 5 from the project folder: science goal, group, member, its folders and their entries
+    on_disk = [p for p in packpath.rglob("*") if len(p.relative_to(packpath).parts) <= 5]
+    assert sorted(paths) == sorted(p.relative_to(packpath).as_posix() for p in on_disk)
+    assert len(paths) + 1 == dirs + files  # the project folder is a line of the tree too
     assert files == sum(1 for p in on_disk if p.is_file())
     assert readme.splitlines()[-1] == f"{dirs} directories, {files} files"
+    tree = readme.splitlines()[readme.splitlines().index("|-- 2011.0.00229.S/"):-2]
+    assert all(line.startswith("|") for line in tree)
+    assert all(line.endswith("/") == (packpath / path).is_dir() for line, path in zip(tree[1:], paths))
 
 
 def test_fake_mode_gives_empty_files_and_copy_and_hard_give_real_data(sb3: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from factories import eb
 from qa2pack import PackageOptions, package
 from qa2pack.casatables import make_fits
 from qa2pack.fitsinfo import summarize_fits
-from qa2pack.readme import parse_tree, render_readme, render_tree, split_header
+from qa2pack.readme import parse_tree, readme_tree, render_readme, render_tree, split_header
 
 
 def test_fits_summary_reads_size_frequency_beam_and_noise(tmp_path: Path) -> None:
@@ -44,30 +44,47 @@ def test_readme_has_header_then_product_table_then_tree(build, tmp_path: Path) -
     readme = (tmp_path / "2022.1.00001.S/sg_ouss_id/group_ouss_id/member_ouss_id/README").read_text()
     assert readme.startswith("Cycle: 9\nProject code: 2022.1.00001.S\n")
     table = readme.index("##### Image products")
-    tree = readme.index("2022.1.00001.S\n`-- sg_ouss_id")
+    tree = readme.index("|-- 2022.1.00001.S/\n|   |-- sg_ouss_id/")
     assert table < tree
     row = next(line for line in readme.splitlines() if line.startswith("cont.fits"))
     assert "64 x 64 x 1 x 1" in row and "230.5000" in row and "0.620 x 0.480, -73.0" in row and "Jy/beam" in row
     assert split_header(readme) == "Cycle: 9\nProject code: 2022.1.00001.S\n"
 
 
-def test_tree_is_drawn_like_tree_and_parses_back() -> None:
-    text = render_tree("P", [("a/b/c.txt", False), ("a/README", False), ("a/d", True), ("Z.txt", False)])
+def test_tree_is_drawn_in_the_layout_of_alma_readmes_and_parses_back() -> None:
+    text = render_tree([("P/a/b/c.txt", False), ("P/a/README", False), ("P/a/d", True), ("P/Z.txt", False)])
     assert text == (
-        "P\n"
-        "|-- a\n"
-        "|   |-- b\n"
-        "|   |   `-- c.txt\n"
-        "|   |-- d\n"
-        "|   `-- README\n"
-        "`-- Z.txt\n"
+        "|-- P/\n"
+        "|   |-- a/\n"
+        "|   |   |-- b/\n"
+        "|   |   |   |-- c.txt\n"
+        "|   |   |-- d/\n"
+        "|   |   |-- README\n"
+        "|   |-- Z.txt\n"
         "\n"
-        "3 directories, 3 files\n"
+        "4 directories, 3 files\n"
     )
     root, paths, counts = parse_tree(render_readme("head", "", text))
     assert root == "P"
     assert paths == ["a", "a/b", "a/b/c.txt", "a/d", "a/README", "Z.txt"]
-    assert counts == (3, 3)
+    assert counts == (4, 3)
+
+
+def test_readme_tree_stops_at_the_archive_depth_and_leaves_out_auxiliary_products() -> None:
+    member = "sg_ouss_id/group_ouss_id/member_ouss_id"
+    text = readme_tree("2019.1.00001.S", [
+        (f"{member}/README", False),
+        (f"{member}/calibration/uid___A002_X1_X2.calibration/uid___A002_X1_X2.ms.split.bandpass/table.dat", False),
+        (f"{member}/calibrated/uid___A002_X1_X2.ms.split.cal", True),
+        (f"{member}/calibration/uid___A001_X1_X3.hifa_calimage.auxproducts.tgz", False),
+        (f"{member}/qa/uid___A001_X1_X3.hifa_calimage.pipeline_aquareport.xml", False),
+        (f"{member}/script/scriptForPI.py", False),
+    ])
+    lines = text.splitlines()
+    assert lines[0] == "|-- 2019.1.00001.S/"
+    assert "|   |   |   |   |   |-- uid___A002_X1_X2.calibration/" in lines  # listed, its tables not
+    assert not any("bandpass" in line or "auxproducts" in line or "aquareport" in line for line in lines)
+    assert all(line.startswith("|") for line in lines[:-2]) and lines[-1] == "9 directories, 2 files"
 
 
 def test_parse_tree_reads_the_unicode_layout_of_real_readmes() -> None:
@@ -102,28 +119,26 @@ def test_numpy_is_what_astropy_gives() -> None:
     assert isinstance(hdu.data, numpy.ndarray)
 
 
-def _reference_tree(root: str, paths: set[str], dirs: set[str]) -> str:
-    """``tree`` drawn the obvious way: recursively, siblings case-insensitively then by name."""
+def _reference_tree(paths: set[str], dirs: set[str]) -> str:
+    """The archive's layout drawn the obvious way: recursively, siblings case-insensitively then by name."""
     children: dict[str, set[str]] = {}
     for path in paths | dirs:
         parts = path.split("/")
         for n in range(len(parts)):
             children.setdefault("/".join(parts[:n]), set()).add(parts[n])
-    lines, counts = [root], [0, 0]
+    lines: list[str] = []
+    counts = [0, 0]
 
-    def draw(folder: str, prefix: str) -> None:
-        names = sorted(children.get(folder, ()), key=lambda name: (name.casefold(), name))
-        for n, name in enumerate(names):
+    def draw(folder: str, depth: int) -> None:
+        for name in sorted(children.get(folder, ()), key=lambda name: (name.casefold(), name)):
             path = f"{folder}/{name}" if folder else name
-            last = n == len(names) - 1
-            lines.append(f"{prefix}{'`-- ' if last else '|-- '}{name}")
-            if path in children or path in dirs:
-                counts[0] += 1
-                draw(path, prefix + ("    " if last else "|   "))
-            else:
-                counts[1] += 1
+            is_dir = path in children or path in dirs
+            lines.append(f"{'|   ' * depth}|-- {name}{'/' if is_dir else ''}")
+            counts[0 if is_dir else 1] += 1
+            if is_dir:
+                draw(path, depth + 1)
 
-    draw("", "")
+    draw("", 0)
     dirs_word = "directory" if counts[0] == 1 else "directories"
     return "\n".join([*lines, "", f"{counts[0]} {dirs_word}, {counts[1]} file{'' if counts[1] == 1 else 's'}"]) + "\n"
 
@@ -137,4 +152,9 @@ def test_tree_drawing_matches_the_obvious_recursive_drawing(paths: set[str], dir
     files = {p for p in paths if not any(q.startswith(p + "/") for q in paths | dirs)}
     dirs = dirs - files
     entries = [(p, False) for p in files] + [(d, True) for d in dirs]
-    assert render_tree("P", entries) == _reference_tree("P", files, dirs)
+    expected = _reference_tree(files, dirs)
+    assert render_tree(entries) == expected
+    if files or dirs:  # and it reads back to the same paths (under the first top-level name)
+        parsed = parse_tree(render_readme("header", "", render_tree([(f"P/{p}", d) for p, d in entries])))
+        assert parsed is not None and sorted(parsed[1]) == sorted(
+            {"/".join(p.split("/")[:n]) for p in files | dirs for n in range(1, p.count("/") + 2)})

@@ -18,6 +18,7 @@ from qa2pack.casatables import make_asdm
 from qa2pack.cli import main
 from qa2pack.deliver import deliver
 from qa2pack.errors import RestoreError, UnsafeArchiveError
+from qa2pack.layout import DeliveryNaming
 from qa2pack.ppr import read_ppr
 from qa2pack.restore import restore_prep, space_factor, unpack_tar
 
@@ -41,7 +42,7 @@ def delivered(build, tmp_path: Path) -> Path:
     sb3 = build(project229_setup3(), "project229") / SB3
     # A delivery as since Cycle 1: no MSs (raw/ and calibrated/ come from scriptForPI.py).
     package(sb3, tmp_path / "pkg" / PROJECT, PackageOptions(mode=Mode.COPY, style=Style.parse("cycle2-nopipe")))
-    deliver(tmp_path / "pkg" / PROJECT, tmp_path / "delivery")
+    deliver(tmp_path / "pkg" / PROJECT, tmp_path / "delivery", naming=DeliveryNaming(mous_uid="uid___A001_X121_X229"))
     return tmp_path / "delivery"
 
 

@@ -97,14 +97,15 @@ def test_package_with_ous_uids_from_the_cli_and_a_ppr(build, tmp_path: Path, cap
     from factories import eb
 
     root = build(eb("SB/X1", "uid___A002_X30_X1") | {"SB/a.fits": "@fits"})
-    code = main(["package", str(root), str(tmp_path / "P"), "--mode", "copy", "--ous-uids",
+    code = main(["package", str(root), str(tmp_path / "2017.1.00886.L"), "--mode", "copy", "--ous-uids",
                  "uid://A001/X1284/X265c,uid___A001_X1284_X265d,uid://A001/X1284/X265f", "-q"])
     assert code == 0
-    member = tmp_path / "P/science_goal.uid___A001_X1284_X265c/group.uid___A001_X1284_X265d/member.uid___A001_X1284_X265f"
+    member = (tmp_path / "2017.1.00886.L/science_goal.uid___A001_X1284_X265c/group.uid___A001_X1284_X265d"
+              "/member.uid___A001_X1284_X265f")
     assert (member / "raw/uid___A002_X30_X1.ms.split").is_dir()
-    assert verify_package(tmp_path / "P", expect_uids=True).ok
-    result = tarsplit(tmp_path / "P", tmp_path / "tars")
-    assert [p.name for p, _, _ in result.tars] == ["P_uid___A001_X1284_X265f_001_of_001.tar"]
+    assert verify_package(tmp_path / "2017.1.00886.L", expect_uids=True).ok
+    result = tarsplit(tmp_path / "2017.1.00886.L", tmp_path / "tars")
+    assert [p.name for p, _, _ in result.tars] == ["2017.1.00886.L_uid___A001_X1284_X265f_001_of_001.tar"]
     ppr = tmp_path / "ppr.xml"
     run = current_run(tmp_path / "runs")
     ppr.write_bytes(next(run.glob("*/*/*/products/*.pprequest.xml")).read_bytes())

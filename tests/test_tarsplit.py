@@ -17,6 +17,7 @@ from factories import SB3, eb
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.cli import main
 from qa2pack.errors import InputError, UsageError
+from qa2pack.layout import DeliveryNaming, read_uid_map
 from qa2pack.tarsplit import (
     TarEntry,
     find_units,
@@ -31,6 +32,8 @@ from qa2pack.tarsplit import (
 )
 
 PROJECT = "2011.0.00229.S"
+MOUS = "uid___A001_X121_X229"
+NAMED = DeliveryNaming(mous_uid=MOUS)
 
 
 def entries_for(sizes: list[int], names: list[str] | None = None) -> list[TarEntry]:
@@ -105,10 +108,11 @@ def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:
 
 
 def test_all_parts_untarred_in_one_place_rebuild_the_member_byte_for_byte(copy_package: Path, tmp_path: Path) -> None:
-    result = tarsplit(copy_package, tmp_path / "tars", max_size=120_000)
+    result = tarsplit(copy_package, tmp_path / "tars", max_size=120_000, naming=NAMED)
     names = [p.name for p, _, _ in result.tars]
     assert len(names) > 5
-    assert names[0] == f"{PROJECT}_member_ouss_id_001_of_{len(names):03d}.tar"
+    assert names[0] == f"{PROJECT}_{MOUS}_001_of_{len(names):03d}.tar"
+    assert any("needs" in w and "single-part members" in w for w in result.warnings)
     assert all(size <= 120_000 for _, _, size in result.tars)
     out = tmp_path / "untarred"
     for path, _, _ in result.tars:
@@ -124,7 +128,7 @@ def test_all_parts_untarred_in_one_place_rebuild_the_member_byte_for_byte(copy_p
 
 
 def test_md5_sidecars_match_md5sum(copy_package: Path, tmp_path: Path) -> None:
-    result = tarsplit(copy_package, tmp_path / "tars", max_size=parse_size("300kB"))
+    result = tarsplit(copy_package, tmp_path / "tars", max_size=parse_size("300kB"), naming=NAMED)
     md5sum = shutil.which("md5sum")
     for path, md5, _ in result.tars:
         sidecar = path.with_name(path.name + ".md5sum").read_text()
@@ -137,9 +141,9 @@ def test_md5_sidecars_match_md5sum(copy_package: Path, tmp_path: Path) -> None:
 def test_one_file_bigger_than_the_limit_gets_its_own_part(build, tmp_path: Path) -> None:
     root = build(eb("SB/X1", "uid___A002_X20_X1") | {"SB/big.fits": "@fits"})
     (root / "SB/big.fits").write_bytes(b"\0" * 400_000)
-    packpath = tmp_path / "P"
+    packpath = tmp_path / "2019.1.00001.S"
     package(root, packpath, PackageOptions(mode=Mode.COPY))
-    result = tarsplit(packpath, tmp_path / "tars", max_size=150_000)
+    result = tarsplit(packpath, tmp_path / "tars", max_size=150_000, naming=NAMED)
     assert any("big.fits alone is bigger than the limit" in w for w in result.warnings)
     listings = {}
     for path, _, _ in result.tars:
@@ -147,30 +151,63 @@ def test_one_file_bigger_than_the_limit_gets_its_own_part(build, tmp_path: Path)
             listings[path.name] = [m.name for m in tar.getmembers() if m.isfile()]
     with_big = [name for name, files in listings.items() if any("big.fits" in f for f in files)]
     assert len(with_big) == 1
-    assert listings[with_big[0]] == ["P/sg_ouss_id/group_ouss_id/member_ouss_id/product/big.fits"]
+    assert listings[with_big[0]] == ["2019.1.00001.S/sg_ouss_id/group_ouss_id/member_ouss_id/product/big.fits"]
 
 
 def test_group_level_products_get_the_group_tar_name(copy_package: Path, tmp_path: Path) -> None:
     group = copy_package / "sg_ouss_id/group_ouss_id"
     (group / "product").mkdir()
     (group / "product" / "combined_12m_7m.fits").write_bytes(b"fits" * 100)
-    units = find_units(copy_package)
-    assert [(u.level, u.ous) for u in units] == [("member", "member_ouss_id"), ("group", "group_ouss_id")]
-    result = tarsplit(copy_package, tmp_path / "tars")
-    assert [p.name for p, _, _ in result.tars] == [f"{PROJECT}_member_ouss_id_001_of_001.tar",
-                                                     f"{PROJECT}_group_ouss_id_001_of_001.tar"]
-    with tarfile.open(tmp_path / "tars" / f"{PROJECT}_group_ouss_id_001_of_001.tar") as tar:
+    uid_map = tmp_path / "uids.txt"
+    uid_map.write_text(f"# folder  uid\nmember_ouss_id  {MOUS}\ngroup_ouss_id  uid://A001/X121/X228\n")
+    units, warnings = find_units(copy_package, DeliveryNaming(uid_map=read_uid_map(uid_map)))
+    assert [(u.level, u.ous, u.named_by) for u in units] == [("member", MOUS, "--uid-map"),
+                                                             ("group", "uid___A001_X121_X228", "--uid-map")]
+    result = tarsplit(copy_package, tmp_path / "tars", naming=DeliveryNaming(uid_map=read_uid_map(uid_map)))
+    assert [p.name for p, _, _ in result.tars] == [f"{PROJECT}_{MOUS}_001_of_001.tar",
+                                                     f"{PROJECT}_uid___A001_X121_X228_001_of_001.tar"]
+    with tarfile.open(tmp_path / "tars" / f"{PROJECT}_uid___A001_X121_X228_001_of_001.tar") as tar:
         assert f"{PROJECT}/sg_ouss_id/group_ouss_id/product/combined_12m_7m.fits" in tar.getnames()
         assert not [n for n in tar.getnames() if "member_ouss_id" in n]
 
 
-def test_real_uid_member_names_are_used_in_tar_names(copy_package: Path, tmp_path: Path) -> None:
+def test_placeholder_names_need_asking_for_and_are_warned_about(copy_package: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no uid is known for sg_ouss_id/group_ouss_id/member_ouss_id"):
+        tarsplit(copy_package, tmp_path / "tars")
+    assert not (tmp_path / "tars").exists()
+    result = tarsplit(copy_package, tmp_path / "tars", naming=DeliveryNaming(placeholder_names=True))
+    assert [p.name for p, _, _ in result.tars] == [f"{PROJECT}_member_ouss_id_001_of_001.tar"]
+    assert any("cannot ingest" in w for w in result.warnings)
+
+
+def test_the_readme_is_the_last_member_whose_name_holds_readme(copy_package: Path, tmp_path: Path) -> None:
+    (copy_package / "sg_ouss_id/group_ouss_id/member_ouss_id/qa/README_qa2.txt").write_text("notes\n")
+    result = tarsplit(copy_package, tmp_path / "tars", naming=NAMED)
+    with tarfile.open(result.tars[0][0]) as tar:
+        names = tar.getnames()
+    assert [n for n in names if "README" in n][-1] == f"{PROJECT}/sg_ouss_id/group_ouss_id/member_ouss_id/README"
+    assert names[-1].endswith("member_ouss_id/README")
+
+
+def test_conflicting_uids_are_refused(copy_package: Path, tmp_path: Path) -> None:
     sg = copy_package / "science_goal.uid___A001_X1284_X265c"
     (copy_package / "sg_ouss_id").rename(sg)
     (sg / "group_ouss_id").rename(sg / "group.uid___A001_X1284_X265d")
-    (sg / "group.uid___A001_X1284_X265d/member_ouss_id").rename(sg / "group.uid___A001_X1284_X265d/member.uid___A001_X1284_X265f")
-    result = tarsplit(copy_package, tmp_path / "tars")
-    assert [p.name for p, _, _ in result.tars] == [f"{PROJECT}_uid___A001_X1284_X265f_001_of_001.tar"]
+    group = sg / "group.uid___A001_X1284_X265d"
+    (group / "member_ouss_id").rename(group / "member.uid___A001_X1284_X265f")
+    with pytest.raises(InputError, match="conflicting uids"):
+        tarsplit(copy_package, tmp_path / "tars", naming=DeliveryNaming(mous_uid="uid://A001/X1284/X9999"))
+    assert not (tmp_path / "tars").exists()
+
+
+def test_a_packpath_that_is_no_project_code_is_refused(build, tmp_path: Path) -> None:
+    root = build(eb("SB/X1", "uid___A002_X20_X1"))
+    packpath = tmp_path / "out"
+    package(root, packpath, PackageOptions(mode=Mode.COPY))
+    with pytest.raises(UsageError, match="not named by a project code"):
+        tarsplit(packpath, tmp_path / "tars", naming=NAMED)
+    result = tarsplit(packpath, tmp_path / "tars", naming=DeliveryNaming(mous_uid=MOUS, any_project_name=True))
+    assert result.tars[0][0].name == f"out_{MOUS}_001_of_001.tar"
 
 
 def test_refusals(copy_package: Path, tmp_path: Path, capsys) -> None:
@@ -184,7 +221,11 @@ def test_refusals(copy_package: Path, tmp_path: Path, capsys) -> None:
     package(next(copy_package.parent.parent.glob("project229")) / SB3, fake)
     assert main(["tarsplit", str(fake)]) == 2
     assert "made in fake mode" in capsys.readouterr().err
-    assert main(["tarsplit", str(fake), "--fake-ok", "--output", str(tmp_path / "ft"), "--json"]) == 0
+    assert main(["tarsplit", str(fake), "--fake-ok", "--output", str(tmp_path / "ft"), "--json"]) == 2
+    assert "--mous-uid" in capsys.readouterr().err
+    assert main(["tarsplit", str(fake), "--fake-ok", "--output", str(tmp_path / "ft"), "--json",
+                 "--mous-uid", "uid://A001/X121/X229"]) == 0
+    assert (tmp_path / "ft" / f"{PROJECT}_{MOUS}_001_of_001.tar").is_file()
 
 
 def test_sizes_parse_decimal_and_binary() -> None:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from .compat import QA_Packager, QA_Pipeline_Stager
     from .config import Config, load_config
     from .errors import Qa2packError
-    from .model import Append, Mode, OusUids, Plan, Style
+    from .layout import OusUids
+    from .model import Append, Mode, Plan, Style
     from .options import PackageOptions
     from .report import RunReport
 
@@ -29,7 +30,7 @@ _WHERE = {
     "QA_Packager": "compat", "QA_Pipeline_Stager": "compat",
     "Config": "config", "load_config": "config",
     "Qa2packError": "errors",
-    "Append": "model", "Mode": "model", "OusUids": "model", "Plan": "model", "Style": "model",
+    "Append": "model", "Mode": "model", "OusUids": "layout", "Plan": "model", "Style": "model",
     "PackageOptions": "options",
     "RunReport": "report",
 }

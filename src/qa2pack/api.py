@@ -21,8 +21,9 @@ from .errors import ExecutionError, InputError, PackpathError, Qa2packError, Usa
 from .execute import Executor
 from .fitsinfo import summarize_fits
 from .journal import MARKER, roll_back
+from .layout import OusUids
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
-from .model import Append, Kind, Mode, OusUids, PackageState, Plan, Skipped
+from .model import Append, Kind, Mode, PackageState, Plan, Skipped
 from .options import PackageOptions
 from .placement import STAGED_README_REASON
 from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan

@@ -18,7 +18,8 @@ from typing import Any, NoReturn
 from ._version import __version__
 from .config import load_config
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, Qa2packError, UsageError
-from .model import Append, Mode, OusUids, Style
+from .layout import DeliveryNaming, OusUids
+from .model import Append, Mode, Style
 from .naming import normalize_uid
 from .options import PackageOptions
 from .progress import human_bytes, make_progress
@@ -84,6 +85,18 @@ def _add_packaging(parser: argparse.ArgumentParser) -> None:
                         help="md5 every file in hard and move modes too (reads all the data)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file overriding placement rules")
     _add_uids(parser)
+
+
+def _add_naming(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mous-uid", metavar="UID",
+                        help="the MOUS uid of the package's only member (uid://A001/X1284/X1ef2): the tars and the "
+                             "ticket are named after it while the folders keep their placeholders")
+    parser.add_argument("--uid-map", type=Path, metavar="FILE",
+                        help="a file of 'FOLDER UID' lines naming the uid of each member (and group) folder")
+    parser.add_argument("--placeholder-names", action="store_true",
+                        help="name tars after placeholder folders when no uid is known (the archive cannot ingest them)")
+    parser.add_argument("--any-project-name", action="store_true",
+                        help="split a package whose folder is not named by a project code")
 
 
 def _add_uids(parser: argparse.ArgumentParser) -> None:
@@ -199,6 +212,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def naming_from_args(args: argparse.Namespace) -> DeliveryNaming:
+    """Turn ``--mous-uid``, ``--uid-map``, ``--placeholder-names`` and ``--any-project-name`` into naming rules."""
+    from .layout import read_uid_map
+
+    return DeliveryNaming(
+        mous_uid=normalize_uid(args.mous_uid) if args.mous_uid else None,
+        uid_map=read_uid_map(args.uid_map) if args.uid_map else (),
+        placeholder_names=args.placeholder_names,
+        any_project_name=args.any_project_name,
+    )
+
+
 def cmd_tarsplit(args: argparse.Namespace) -> int:
     """Split a package into delivery tar files with md5 sidecars."""
     from .tarsplit import parse_size, refuse_fake_package, tarsplit
@@ -206,7 +231,8 @@ def cmd_tarsplit(args: argparse.Namespace) -> int:
     packpath = Path(args.packpath)
     refuse_fake_package(packpath, args.fake_ok)
     output = Path(args.output) if args.output else packpath.absolute().parent
-    result = tarsplit(packpath, output, parse_size(args.max_size), args.member, make_progress(args.json, args.quiet))
+    result = tarsplit(packpath, output, parse_size(args.max_size), args.member, make_progress(args.json, args.quiet),
+                      naming_from_args(args))
     if args.json:
         _emit_json({"tars": [{"path": str(p), "md5": md5, "size": size} for p, md5, size in result.tars],
                     "warnings": result.warnings})
@@ -253,7 +279,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
     packpath = Path(args.packpath)
     report = deliver(packpath, Path(args.dest), parse_size(args.max_size), args.fake_ok,
-                     make_progress(args.json, args.quiet))
+                     make_progress(args.json, args.quiet), naming_from_args(args))
     if args.json:
         _emit_json({"dest": str(report.dest), "tars": [{"name": n, "md5": m, "size": s} for n, m, s in report.tars],
                     "warnings": report.warnings})
@@ -422,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--member", action="append", default=[], metavar="NAME",
                      help="only this member (folder name or uid); repeatable")
     sub.add_argument("--fake-ok", action="store_true", help="split a fake/ticket package anyway")
+    _add_naming(sub)
     _add_common(sub)
     sub.set_defaults(run=cmd_tarsplit)
 
@@ -445,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("dest", help="the delivery folder to create (must not exist)")
     sub.add_argument("--max-size", default="50GB", help="largest tar (default 50GB)")
     sub.add_argument("--fake-ok", action="store_true", help="deliver a fake/ticket package anyway (for tests)")
+    _add_naming(sub)
     _add_common(sub)
     sub.set_defaults(run=cmd_deliver)
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, VerifyFailed
+from .layout import DEFAULT_NAMING, DeliveryNaming, delivered_ticket_name
 from .manifest import manifest_path, md5sum_line
 from .progress import Progress, SilentProgress
-from .tarsplit import DEFAULT_MAX_SIZE, find_units, refuse_fake_package, tarsplit
+from .tarsplit import DEFAULT_MAX_SIZE, check_project_name, find_units, refuse_fake_package, tarsplit
 from .ticket import ticket_paths
 from .verify import VerifyReport, verify_tars
 
@@ -40,20 +41,21 @@ def partial_path(dest: Path) -> Path:
 
 
 def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_ok: bool = False,
-            progress: Progress | None = None) -> DeliveryReport:
+            progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING) -> DeliveryReport:
     """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST."""
     progress = progress or SilentProgress()
     packpath, dest = Path(packpath), Path(dest)
     refuse_fake_package(packpath, fake_ok)
     if os.path.lexists(dest):
         raise InputError(f"{dest} exists already; a delivery is never written over (remove it or choose another)")
-    units = find_units(packpath)  # refuses incomplete packages before anything is written
+    check_project_name(packpath, naming)
+    find_units(packpath, naming)  # refuses incomplete or unnamed packages before anything is written
     partial = partial_path(dest)
     if partial.exists():
         log.warning("removing the partial delivery %s left by an interrupted run", partial)
         shutil.rmtree(partial)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    split = tarsplit(packpath, partial, max_size, progress=progress)
+    split = tarsplit(packpath, partial, max_size, progress=progress, naming=naming)
     tars = [path for path, _, _ in split.tars]
     manifest = manifest_path(packpath)
     report = verify_tars(tars, manifest if manifest.exists() else None, fake_ok=fake_ok, progress=progress)
@@ -66,8 +68,8 @@ def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_o
     (partial / MD5SUMS).write_text("".join(lines), encoding="utf-8")
     _, ticket_zip = ticket_paths(packpath)
     if ticket_zip.exists():
-        members = [u for u in units if u.level == "member"]
-        name = f"{packpath.name}_{members[0].ous}.ticket.zip" if len(members) == 1 else ticket_zip.name
+        members = [u for u in split.units if u.level == "member"]
+        name = delivered_ticket_name(packpath.name, members[0].ous) if len(members) == 1 else ticket_zip.name
         shutil.copy2(ticket_zip, partial / name)
     os.rename(partial, dest)  # the delivery appears whole, or not at all
     return DeliveryReport(dest, [(p.name, md5, size) for p, md5, size in split.tars], split.warnings, report)

@@ -17,7 +17,7 @@ from .errors import InputError
 from .model import Mode
 from .options import PackageOptions
 from .progress import Progress
-from .readme import render_tree
+from .readme import readme_tree
 
 PROJECT = "2011.0.00229.S"
 SB3 = "IRC10216_setup3_b6_run_x2"
@@ -151,8 +151,7 @@ def run_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress | None = N
     options = PackageOptions(mode=mode, readme=target / "README.header.txt")
     report = package(sb, packpath, options, progress)
     member = report.plan.members[0]
-    # The README lists every file of every table; the overview stops at the tables themselves.
-    overview = render_tree(PROJECT, [(a.target.as_posix(), a.is_tree) for a in member.actions])
+    overview = readme_tree(PROJECT, [(a.target.as_posix(), a.is_tree) for a in member.actions])
     lines = [
         f"Built the project229 reduction folder of the QA2 wiki in {target / 'project229'}",
         f"and packaged {SB3} (mode {mode.value}):",
@@ -160,7 +159,6 @@ def run_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress | None = N
         f"  qa2pack package {sb} {packpath} --readme {target / 'README.header.txt'} --mode {mode.value}",
         "",
         overview.rstrip(),
-        "(CASA tables are shown as folders here; the README lists every file in them)",
         "",
         report.summary(),
         "",

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .errors import NoEBProductsError
+from .layout import MEMBER_LEVEL
 from .model import Folder, Kind
 from .naming import (
-    MEMBER_LEVEL,
     PPR_GLOBS,
     asdm_uid,
     eb_uid_of,

@@ -276,15 +276,6 @@ class PackageState:
 
 
 @dataclass(frozen=True, slots=True)
-class OusUids:
-    """Real OUS uids for the three package levels (``--ous-uids``)."""
-
-    science_goal: str
-    group: str
-    member: str
-
-
-@dataclass(frozen=True, slots=True)
 class Plan:
     """The product of planning: every action, every skip and every warning, nothing done yet."""
 

@@ -1,15 +1,13 @@
-"""Pure naming rules: uids, natural order, the ``*_ouss_id`` levels, tar part names."""
+"""Pure naming rules: uids, natural order, shell globs (the delivery tree's names live in ``layout``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fnmatch import fnmatchcase, translate
 from functools import lru_cache
 
 from .errors import UsageError
-from .model import OusUids
 
 # An ALMA uid written for file names: uid___A002_X3c9295_X8c (archive, two hex-ish parts).
 _UID_CORE = r"uid___[A-Za-z0-9]+_[A-Za-z0-9]+_[A-Za-z0-9]+"
@@ -18,12 +16,6 @@ _LEADING_UID_RE = re.compile(rf"({_UID_CORE})(?![A-Za-z0-9])")
 _ARCHIVE_UID_RE = re.compile(r"uid://([A-Za-z0-9]+)/([A-Za-z0-9]+)/([A-Za-z0-9]+)")
 _NATURAL_SPLIT = re.compile(r"(\d+)")
 
-SG_PLACEHOLDER = "sg_ouss_id"
-GROUP_PLACEHOLDER = "group_ouss_id"
-MEMBER_PLACEHOLDER = "member_ouss_id"
-SG_PREFIX = "science_goal."
-GROUP_PREFIX = "group."
-MEMBER_PREFIX = "member."
 # How scriptForPI.py (and everything here) recognises a pipeline processing request by name.
 PPR_GLOBS = ("*PPR*.xml", "*pprequest.xml")
 # scriptForPI.py reads the pipeline manifest from script/ to find the ASDMs a restore needs.
@@ -53,13 +45,6 @@ def calibration_script_uid(name: str) -> str | None:
         return None
     found = UID_RE.search(name)
     return found.group(0) if found else None
-
-
-def level_folders(uids: OusUids | None) -> tuple[str, str, str]:
-    """Return the science-goal, group and member folder names: placeholders or real uids."""
-    if uids is None:
-        return SG_PLACEHOLDER, GROUP_PLACEHOLDER, MEMBER_PLACEHOLDER
-    return SG_PREFIX + uids.science_goal, GROUP_PREFIX + uids.group, MEMBER_PREFIX + uids.member
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -120,87 +105,3 @@ def asdm_uid(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
-
-
-def level_name(placeholder: str, number: int) -> str:
-    """Return ``member_ouss_id`` for 1 and ``member_ouss_idN`` for N >= 2 (seed 001)."""
-    return placeholder if number == 1 else f"{placeholder}{number}"
-
-
-def level_number(placeholder: str, name: str) -> int | None:
-    """Return N for ``member_ouss_idN`` (1 for the bare placeholder), None for other names."""
-    if name == placeholder:
-        return 1
-    if name.startswith(placeholder):
-        rest = name[len(placeholder) :]
-        if rest.isdigit() and not rest.startswith("0"):
-            return int(rest)
-    return None
-
-
-def highest_level(placeholder: str, names: Iterable[str], prefix: str) -> str | None:
-    """Return the existing level folder with the highest number (``id10`` beats ``id9``).
-
-    Folders named by real uids (``member.uid___...``) come after the placeholders, in natural
-    order, so that the last one added is the highest.
-    """
-    numbered = [(n, name) for name in names if (n := level_number(placeholder, name)) is not None]
-    if numbered:
-        return max(numbered)[1]
-    real = natural_sorted(name for name in names if name.startswith(prefix))
-    return real[-1] if real else None
-
-
-def next_level_number(placeholder: str, names: Iterable[str]) -> int:
-    """Return the number the next new level folder gets (1 when there is none yet)."""
-    numbers = [n for name in names if (n := level_number(placeholder, name)) is not None]
-    return max(numbers, default=0) + 1
-
-
-@dataclass(frozen=True, slots=True)
-class Level:
-    """One level of the package tree: its placeholder name and the prefix of its real-uid name."""
-
-    placeholder: str
-    prefix: str
-
-    def holds(self, name: str) -> bool:
-        """Tell whether a folder name is ``member_ouss_idN`` or ``member.uid___...`` style."""
-        return level_number(self.placeholder, name) is not None or self.has_uid(name)
-
-    def has_uid(self, name: str) -> bool:
-        """Tell whether a folder name is the real-uid form, ``member.uid___A001_X1_X2``."""
-        return name.startswith(self.prefix) and UID_RE.fullmatch(name[len(self.prefix) :]) is not None
-
-    def uid_of(self, name: str) -> str | None:
-        """Return the uid of a ``member.uid___...`` folder (None for placeholders)."""
-        return uid_after(name, self.prefix)
-
-    def name(self, number: int) -> str:
-        """Return the placeholder folder name for this number (see level_name)."""
-        return level_name(self.placeholder, number)
-
-    def highest(self, names: Iterable[str]) -> str | None:
-        """Return the existing folder of this level with the highest number (see highest_level)."""
-        return highest_level(self.placeholder, names, self.prefix)
-
-    def next_number(self, names: Iterable[str]) -> int:
-        """Return the number the next new folder of this level gets."""
-        return next_level_number(self.placeholder, names)
-
-
-SG_LEVEL = Level(SG_PLACEHOLDER, SG_PREFIX)
-GROUP_LEVEL = Level(GROUP_PLACEHOLDER, GROUP_PREFIX)
-MEMBER_LEVEL = Level(MEMBER_PLACEHOLDER, MEMBER_PREFIX)
-# Top down: a package is sg/group/member.
-LEVELS = (SG_LEVEL, GROUP_LEVEL, MEMBER_LEVEL)
-
-
-def part_name(project: str, ous: str, number: int, total: int) -> str:
-    """Return the delivery tar name ``<Project>_<OUS>_<mmm>_of_<nnn>.tar`` (SPEC section 9)."""
-    return f"{project}_{ous}_{number:03d}_of_{total:03d}.tar"
-
-
-def auxiliary_name(project: str, ous: str) -> str:
-    """Return the name of the auxiliary-products tar ``<Project>_<OUS>_auxiliary.tar``."""
-    return f"{project}_{ous}_auxiliary.tar"

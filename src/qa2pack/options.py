@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DEFAULT_CONFIG, Config
-from .model import Append, Mode, OusUids, Style
+from .layout import OusUids
+from .model import Append, Mode, Style
 
 
 @dataclass(frozen=True, slots=True)

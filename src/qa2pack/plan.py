@@ -17,6 +17,8 @@ from pathlib import Path, PurePosixPath
 from ._version import __version__
 from .config import Config
 from .errors import EphemerisConflictError, PackpathError, UsageError
+from .ingest import unreadable_name
+from .layout import GROUP_LEVEL, LEVELS, MEMBER_LEVEL, README_NAME, SG_LEVEL, in_readme, level_folders
 from .members import Context, MemberSource, asdm_names, find_members, folder_contexts, staged_members
 from .model import (
     Action,
@@ -32,20 +34,10 @@ from .model import (
     Skipped,
     Unit,
 )
-from .naming import (
-    GROUP_LEVEL,
-    MEMBER_LEVEL,
-    SG_LEVEL,
-    leading_uid,
-    level_folders,
-    matches,
-    natural_key,
-)
+from .naming import leading_uid, matches, natural_key
 from .options import PackageOptions
 from .placement import Placement, Rules, place_file, place_unit
-from .readme import DEFAULT_HEADER, ImageSummary, render_readme, render_summary, render_tree, split_header
-
-README_NAME = "README"
+from .readme import DEFAULT_HEADER, ImageSummary, readme_tree, render_readme, render_summary, split_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +141,32 @@ NO_EXTERNALS = ExternalFiles()
 # -- level folders -------------------------------------------------------------------------
 
 
-def _level_folders(count: int, options: PackageOptions, state: PackageState,
-                   ) -> tuple[str, str, list[tuple[str, bool]], list[PurePosixPath]]:
-    """Return sg, group, the member folder names (and whether each joins an existing one), new dirs."""
+def _staged_uid_folders(members: Sequence[MemberSource]) -> list[PurePosixPath] | None:
+    """Return the level folders of a staged package named by real uids (None if any member has placeholders).
+
+    A pipeline run staged with its real uids keeps them through ``package``: the archive names
+    the tars after the member uid, and a placeholder would lose it.
+    """
+    paths = []
+    for member in members:
+        parts = member.root.rel.split("/")[-3:]
+        if len(parts) != 3 or not all(LEVELS[n].has_uid(parts[n]) for n in range(3)):
+            return None
+        paths.append(PurePosixPath(*parts))
+    return paths if len(set(paths)) == len(paths) else None
+
+
+def _level_folders(members: Sequence[MemberSource], options: PackageOptions, state: PackageState,
+                   ) -> tuple[list[tuple[PurePosixPath, bool]], list[PurePosixPath]]:
+    """Return each member's folder (and whether it joins an existing one) and the new level folders."""
     append = options.append
+    count = len(members)
     uids = options.ous_uids
+    if uids is None and options.style.pipeline and append is Append.REPLACE:
+        staged = _staged_uid_folders(members)
+        if staged is not None:
+            sgs = sorted({PurePosixPath(p.parts[0]) for p in staged})
+            return [(p, False) for p in staged], sgs
     if uids is not None:
         if count != 1:
             raise UsageError(f"--ous-uids names one member, but origpath holds {count} members")
@@ -172,16 +185,17 @@ def _level_folders(count: int, options: PackageOptions, state: PackageState,
             new = [PurePosixPath(sg, group)]
         else:
             new = [PurePosixPath(sg, group, member)]
-        return sg, group, [(member, joins)], new
+        return [(PurePosixPath(sg, group, member), joins)], new
     if append is Append.REPLACE:
-        members = [(MEMBER_LEVEL.name(n), False) for n in range(1, count + 1)]
-        return SG_LEVEL.placeholder, GROUP_LEVEL.placeholder, members, [PurePosixPath(SG_LEVEL.placeholder)]
+        sg, group = SG_LEVEL.placeholder, GROUP_LEVEL.placeholder
+        return [(PurePosixPath(sg, group, MEMBER_LEVEL.name(n)), False) for n in range(1, count + 1)], \
+            [PurePosixPath(sg)]
     assert state.sg is not None
     group_names = [g for g, _ in state.groups]
     if append is Append.GROUP:
         group = GROUP_LEVEL.name(GROUP_LEVEL.next_number(group_names))
-        members = [(MEMBER_LEVEL.name(n), False) for n in range(1, count + 1)]
-        return state.sg, group, members, [PurePosixPath(state.sg, group)]
+        return [(PurePosixPath(state.sg, group, MEMBER_LEVEL.name(n)), False) for n in range(1, count + 1)], \
+            [PurePosixPath(state.sg, group)]
     highest_group = GROUP_LEVEL.highest(group_names)
     if highest_group is None:
         raise PackpathError(f"--append {append.value} needs a group in packpath; it holds none")
@@ -197,8 +211,8 @@ def _level_folders(count: int, options: PackageOptions, state: PackageState,
     while len(names) < count:
         names.append((MEMBER_LEVEL.name(start), False))
         start += 1
-    new = [PurePosixPath(state.sg, group, name) for name, joins in names if not joins]
-    return state.sg, group, names, new
+    folders = [(PurePosixPath(state.sg, group, name), joins) for name, joins in names]
+    return folders, [folder for folder, joins in folders if not joins]
 
 
 def check_packpath_state(state: PackageState, append: Append, packpath: Path) -> None:
@@ -466,14 +480,13 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
     members = staged_members(tree, _kept_folders(config)) if pipeline else []
     members = members or find_members(tree)
     rules = Rules(config, options.include_ms, options.include_asdm, asdm_names(tree), pipeline)
-    sg, group, names, new_dirs = _level_folders(len(members), options, state)
+    folders, new_dirs = _level_folders(members, options, state)
     skipped: list[Skipped] = list(link_notes) + _outside(tree, members)
     findings: list[Finding] = []
     drafts: list[DraftMember] = []
     all_ephemerides: dict[str, list[str]] = defaultdict(list)
     taken_existing = {PurePosixPath(path) for path, _, _ in state.listing}
-    for member, (name, joins) in zip(members, names, strict=True):
-        folder = PurePosixPath(sg, group, name)
+    for member, (folder, joins) in zip(members, folders, strict=True):
         cands, member_skips = _candidates(member, rules)
         skipped += member_skips
         cands, link_skips = _dedupe_links(cands)
@@ -534,20 +547,26 @@ def _ephemeris_checks(draft: Draft, facts: ContentFacts) -> list[Finding]:
 
 
 def _member_entries(member: DraftMember, state: PackageState) -> list[tuple[str, bool]]:
+    """Every path of the member as its README sees it (the tree cuts them to the README's depth)."""
     entries: list[tuple[str, bool]] = [((member.folder / README_NAME).as_posix(), False)]
     if member.joins_existing:
         prefix = member.folder.as_posix() + "/"
         entries += [(path, is_dir) for path, is_dir, _ in state.listing
                     if path.startswith(prefix) and path != prefix + README_NAME]
-    for action in member.actions:
-        target = action.target.as_posix()
-        if action.op is not Op.TRANSFER or action.kind is Kind.FILE:
-            entries.append((target, False))
-            continue
-        entries.append((target, True))
-        entries += [(f"{target}/{d}", True) for d in action.dirs]
-        entries += [(f"{target}/{f}", False) for f, _ in action.files]
+    entries += [(action.target.as_posix(), action.is_tree) for action in member.actions]
     return entries
+
+
+def _unreadable_names(folder: PurePosixPath, entries: Sequence[tuple[str, bool]]) -> list[Finding]:
+    """Warn about README lines the archive's ingest would read as another name (and refuse the tar)."""
+    listed = sorted({path for path, _ in entries if in_readme(path) and unreadable_name(path.rsplit("/", 1)[-1])})
+    if not listed:
+        return []
+    names = ", ".join(repr(p.rsplit("/", 1)[-1]) for p in listed[:5]) + (" ..." if len(listed) > 5 else "")
+    return [Finding("archive-unreadable-name",
+                    f"{folder}/README lists {names}: the archive's ingest reads README lines without their spaces, "
+                    "non-ASCII characters, '|', '`' and '--', cannot find such a name in the tar and refuses it; "
+                    "rename them before delivery", tuple(listed))]
 
 
 def _header_for(member: DraftMember, draft: Draft) -> tuple[str, list[Finding]]:
@@ -603,7 +622,9 @@ def complete_plan(draft: Draft, facts: ContentFacts | None = None) -> Plan:
         findings += header_findings
         images = [facts.images[a.source] for a in _flatten(member.actions)
                   if a.source in facts.images and _is_folder(a, config.product)]
-        tree = render_tree(draft.packname, _member_entries(member, draft.state))
+        entries = _member_entries(member, draft.state)
+        findings += _unreadable_names(member.folder, entries)
+        tree = readme_tree(draft.packname, entries)
         readme = render_readme(header, render_summary(images), tree)
         readme_action = Action(member.folder / README_NAME, Kind.FILE, "README: header, products and package tree",
                                op=Op.TEXT, text=readme)

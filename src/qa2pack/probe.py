@@ -16,13 +16,9 @@ from pathlib import Path
 
 from .classify import DirFacts, classify_dir, parse_table_type
 from .errors import InputError
+from .layout import GROUP_LEVEL, MEMBER_LEVEL, SG_LEVEL
 from .model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
-from .naming import (
-    GROUP_LEVEL,
-    MEMBER_LEVEL,
-    SG_LEVEL,
-    natural_sorted,
-)
+from .naming import natural_sorted
 
 
 @dataclass(slots=True)

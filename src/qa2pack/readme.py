@@ -1,8 +1,10 @@
-"""README text: the header template, the product summary and the ``tree``-style listing.
+"""README text: the header template, the product summary and the package tree.
 
-Pure string functions.  The tree is drawn like ``tree --charset=ascii`` and ends with the
-``N directories, M files`` line, so the archive's ingest check (every name listed exists)
-can be run on it, and :func:`parse_tree` reads it (and the Unicode form) back.
+Pure string functions.  The tree is drawn in the layout of ALMA READMEs (every line begins
+with ``|``, folders end in ``/``) and ends with the ``N directories, M files`` line, because
+the archive's ingest reads the tree from exactly those lines.  :func:`parse_tree` reads it
+back, and also the layout of ``tree`` itself (ASCII or Unicode) of READMEs the archive
+regenerated.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from .layout import README_DEPTH, is_auxiliary
 
 DEFAULT_HEADER = """\
 Atacama Large Millimeter/submillimeter Array (ALMA)
@@ -57,6 +61,9 @@ rms, compared with that proposed, is given.
 
 SUMMARY_TITLE = "##### Image products (measured by qa2pack from the FITS files)"
 _COUNT_RE = re.compile(r"^(\d+) director(?:y|ies), (\d+) files?$")
+# A tree line in the archive's layout: one "|   " (or "|-- ") per level, folders ending in "/".
+_ARCHIVE_LINE_RE = re.compile(r"^((?:\|   )*)\|-- (.*)$")
+# Lines of ``tree`` itself (ASCII or Unicode), as in READMEs the archive regenerated.
 _TREE_LINE_RE = re.compile(r"^((?:(?:\|   )|(?:│   )|(?:    )|(?:│\xa0\xa0 ))*)(\|-- |`-- |├── |└── )(.*)$")
 
 
@@ -96,13 +103,15 @@ def render_summary(images: Sequence[ImageSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[str, str] | None = None,
+def render_tree(entries: Iterable[tuple[str, bool]], notes: Mapping[str, str] | None = None,
                 counts: bool = True) -> str:
-    """Draw ``entries`` (POSIX paths below ``root``, is-directory flag) like ``tree``.
+    """Draw ``entries`` (POSIX paths, is-directory flag) in the layout of ALMA READMEs.
 
-    Folders implied by a path are drawn too; siblings are ordered case-insensitively, ties by
-    name.  ``notes`` adds text after a path's name (the ``inspect`` view); the count line
-    excludes the root, as ``tree`` does.
+    Every line begins with ``|``: ``|-- name`` for an entry, one ``|   `` per level above it,
+    and a trailing ``/`` on folders (the archive's ingest reads exactly these lines).  Folders
+    implied by a path are drawn too; siblings are ordered case-insensitively, ties by name.
+    ``notes`` adds text after a path's name (the ``inspect`` view).  The count line counts
+    the folders and files drawn.
     """
     is_dir: dict[str, bool] = {}
     for path, directory in entries:
@@ -118,29 +127,48 @@ def render_tree(root: str, entries: Iterable[tuple[str, bool]], notes: Mapping[s
     for path in is_dir:
         parent, _, name = path.rpartition("/")
         children.setdefault(parent, []).append(name)
-    lines = [root]
+    lines: list[str] = []
     dirs = 0
-
-    def draw(folder: str, prefix: str) -> None:  # depth first; folders are a few levels deep
-        nonlocal dirs
+    stack = [("", "")]  # (folder, prefix), depth first; siblings pushed in reverse order
+    while stack:
+        folder, prefix = stack.pop()
+        if folder:
+            note = notes.get(folder) if notes else None
+            lines.append(f"{prefix}|-- {folder.rpartition('/')[2]}{'/' if is_dir[folder] else ''}"
+                         f"{'  ' + note if note else ''}")
+            if not is_dir[folder]:
+                continue
+            dirs += 1
+            prefix += "|   "
         names = children.get(folder, [])
         names.sort()
         names.sort(key=str.casefold)  # stable: case-insensitive, ties by name
-        end = len(names) - 1
-        for n, name in enumerate(names):
-            path = f"{folder}/{name}" if folder else name
-            note = notes.get(path) if notes else None
-            lines.append(f"{prefix}{'`-- ' if n == end else '|-- '}{name}{'  ' + note if note else ''}")
-            if is_dir[path]:
-                dirs += 1
-                draw(path, prefix + ("    " if n == end else "|   "))
-
-    draw("", "")
+        stack.extend((f"{folder}/{name}" if folder else name, prefix) for name in reversed(names))
     if counts:
         files = len(is_dir) - dirs
         lines.append("")
         lines.append(f"{dirs} director{'y' if dirs == 1 else 'ies'}, {files} file{'' if files == 1 else 's'}")
     return "\n".join(lines) + "\n"
+
+
+def readme_tree(project: str, entries: Iterable[tuple[str, bool]]) -> str:
+    """Draw a member README's tree: the project folder down to the entries of the member's folders.
+
+    ``entries`` are package-relative (``sg/group/member/...``).  What lies deeper than the
+    archive's own README depth is cut: a CASA table or plot folder at that depth is listed as
+    ``name/`` without its content.  Auxiliary products are left out, because they travel in the
+    auxiliary tar and the archive rejects a tar whose README lists what the tar lacks.
+    """
+    shown: dict[str, bool] = {project: True}
+    for path, is_dir in entries:
+        parts = path.split("/")
+        if len(parts) > README_DEPTH:
+            path, is_dir = "/".join(parts[:README_DEPTH]), True
+        elif not is_dir and is_auxiliary(parts[-1]):
+            continue
+        key = f"{project}/{path}"
+        shown[key] = shown.get(key, False) or is_dir
+    return render_tree(shown.items())
 
 
 def render_readme(header: str, summary: str, tree: str) -> str:
@@ -169,8 +197,23 @@ def split_header(readme: str) -> str:
     return "\n".join(head) + "\n"
 
 
+def _tree_depth(line: str) -> tuple[int, str] | None:
+    """Return (depth, name) of a tree line in the archive's layout or ``tree``'s (None otherwise)."""
+    match = _ARCHIVE_LINE_RE.match(line)
+    if match:
+        return len(match.group(1)) // 4 + 1, match.group(2)
+    match = _TREE_LINE_RE.match(line)
+    if match:
+        return len(match.group(1)) // 4 + 1, match.group(3)
+    return None
+
+
 def find_tree(readme: str) -> tuple[int, int] | None:
-    """Return (first, last) line indexes of the tree block (root line .. count line)."""
+    """Return (first, last) line indexes of the tree block (its first line .. the count line).
+
+    The block is the run of tree lines above the last ``N directories, M files`` line; in the
+    layout of ``tree`` itself (READMEs the archive regenerated) its first line is the root.
+    """
     lines = readme.splitlines()
     for end in range(len(lines) - 1, -1, -1):
         if _COUNT_RE.match(lines[end].strip()):
@@ -180,33 +223,48 @@ def find_tree(readme: str) -> tuple[int, int] | None:
     first = end - 1
     while first >= 0 and lines[first].strip() == "":
         first -= 1
-    while first >= 0 and _TREE_LINE_RE.match(lines[first]):
+    while first >= 0 and _tree_depth(lines[first]):
         first -= 1
+    block = lines[first + 1:end]
+    if block and all(_ARCHIVE_LINE_RE.match(line) for line in block if line.strip()):
+        return first + 1, end  # the archive's layout: the project folder is the first tree line
     if first < 0:
         return None
-    return first, end
+    return first, end  # tree's layout: the root stands alone above the tree lines
 
 
 def parse_tree(readme: str) -> tuple[str, list[str], tuple[int, int]] | None:
-    """Read the tree block back: root name, every listed path below it, and the counts."""
+    """Read the tree block back: the project folder, every listed path below it, and the counts.
+
+    Paths are relative to the project folder; folders lose their trailing ``/``.
+    """
     block = find_tree(readme)
     if block is None:
         return None
     lines = readme.splitlines()
     first, end = block
-    root = lines[first].strip().rstrip("/")
     stack: list[str] = []
     paths = []
-    for line in lines[first + 1 : end]:
-        match = _TREE_LINE_RE.match(line)
-        if not match:
+    root_depth = 0
+    if not lines[first].startswith("|"):  # tree's layout: a bare root line
+        stack.append(lines[first].strip().rstrip("/"))
+        root_depth = 1
+        first += 1
+    for line in lines[first:end]:
+        found = _tree_depth(line)
+        if found is None:
             continue
-        depth = len(match.group(1)) // 4
-        name = match.group(3).rstrip()
+        depth, name = found
+        depth += root_depth
+        name = name.rstrip()
         name = name[:-1] if name.endswith("/") else name
-        del stack[depth:]
+        del stack[depth - 1:]
         stack.append(name)
         paths.append("/".join(stack))
+    if not paths and not stack:
+        return None
+    root = stack[0] if root_depth else paths[0].split("/")[0]
+    below = [p.split("/", 1)[1] for p in paths if "/" in p]
     counts = _COUNT_RE.match(lines[end].strip())
     assert counts is not None
-    return root, paths, (int(counts.group(1)), int(counts.group(2)))
+    return root, below, (int(counts.group(1)), int(counts.group(2)))

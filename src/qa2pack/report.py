@@ -46,10 +46,10 @@ def render_plan(plan: Plan) -> str:
         notes: dict[str, str] = {}
         entries: list[tuple[str, bool]] = []
         for action in member.actions:
-            rel = action.target.relative_to(member.folder).as_posix()
+            rel = f"{member.folder.name}/{action.target.relative_to(member.folder).as_posix()}"
             entries.append((rel, action.is_tree))
             notes[rel] = _describe(action)
-        out.append(render_tree(member.folder.name, entries, notes, counts=False))
+        out.append(render_tree(entries, notes, counts=False))
     out += render_skipped(plan.skipped) + render_findings(plan.findings)
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -17,26 +17,24 @@ import re
 import shutil
 import stat
 import tarfile
-import xml.etree.ElementTree as ET  # noqa: N817
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import InputError, RestoreError, UnsafeArchiveError, UsageError
+from .layout import LEVELS, MEMBER_LEVEL
 from .manifest import CHUNK
 from .naming import (
-    LEVELS,
-    MEMBER_LEVEL,
     PIPELINE_MANIFEST_GLOBS,
     PPR_GLOBS,
     asdm_uid,
     calibration_script_uid,
-    leading_uid,
     matches,
     natural_sorted,
 )
-from .ppr import read_ppr, write_restore_ppr
+from .pipemanifest import PipelineManifest, read_pipeline_manifest
+from .ppr import ProcessingRequest, RestoreRequest, read_ppr, write_restore_ppr
 from .probe import is_asdm, tree_size
 from .progress import Progress, SilentProgress, human_bytes
 
@@ -215,6 +213,8 @@ class RestoreMember:
     gous: str | None = None
     project: str | None = None
     extra_copy: bool = False
+    request: ProcessingRequest | None = None
+    manifest: PipelineManifest | None = None
 
     @property
     def missing(self) -> list[str]:
@@ -233,27 +233,9 @@ def find_members(into: Path) -> list[Path]:
                   key=lambda p: p.as_posix())
 
 
-def _manifest_asdms(path: Path) -> tuple[set[str], dict[str, tuple[str, ...]], str | None]:
-    """EBs, sessions and the OUS of a pipeline manifest (``<asdm name=...>`` inside ``<session>``)."""
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - a delivered file
-    except ET.ParseError:
-        return set(), {}, None
-    ebs: set[str] = set()
-    sessions: dict[str, list[str]] = {}
-    ous = None
-    for element in root.iter():
-        local = element.tag.rsplit("}", 1)[-1]
-        if local == "ousstatus":
-            ous = leading_uid(element.get("name", "")) or ous
-        if local == "session":
-            names = [leading_uid(a.get("name", "")) for a in element.iter() if a.tag.rsplit("}", 1)[-1] == "asdm"]
-            sessions[element.get("name", f"session_{len(sessions) + 1}")] = [n for n in names if n]
-        if local == "asdm":
-            uid = leading_uid(element.get("name", ""))
-            if uid:
-                ebs.add(uid)
-    return ebs, {k: tuple(v) for k, v in sessions.items()}, ous
+def _session_keyword(name: str) -> str:
+    """Return the PPR keyword of a manifest session: ``session_2`` -> ``SESSION_2``."""
+    return name.upper() if name.lower().startswith("session_") else name
 
 
 def inspect_member(folder: Path) -> RestoreMember:
@@ -268,17 +250,19 @@ def inspect_member(folder: Path) -> RestoreMember:
         if matches(name, PPR_GLOBS):
             member.pipeline = True
             request = read_ppr(script / name)
+            member.request = request
             member.project, member.mous = request.project, request.mous
             member.sous, member.gous = request.sous, request.gous
             member.sessions = dict(request.sessions)
             for uid in list(request.asdms) + [e for ebs in request.sessions.values() for e in ebs]:
                 member.named_ebs.setdefault(uid, f"script/{name}")
         if matches(name, PIPELINE_MANIFEST_GLOBS):
-            ebs, sessions, ous = _manifest_asdms(script / name)
-            for uid in ebs:
+            manifest = read_pipeline_manifest(script / name)
+            member.manifest = manifest
+            for uid in manifest.asdms:
                 member.named_ebs.setdefault(uid, f"script/{name}")
-            member.sessions = member.sessions or sessions
-            member.mous = member.mous or ous
+            member.sessions = member.sessions or {_session_keyword(n): ebs for n, ebs in manifest.sessions.items()}
+            member.mous = member.mous or manifest.ous
         if name in EXTRA_COPY_SCRIPTS or name.endswith(tuple(f".{s}" for s in EXTRA_COPY_SCRIPTS)):
             member.extra_copy = True
     levels = [p.name for p in (folder, folder.parent, folder.parent.parent)]
@@ -467,5 +451,5 @@ def _write_ppr(member: RestoreMember) -> Path:
     sessions = member.sessions or {"SESSION_1": tuple(natural_sorted(member.asdms or member.named_ebs))}
     project = member.project or member.folder.parents[2].name
     path = member.folder / f"PPR_{member.mous}_restore.xml"
-    write_restore_ppr(path, project, member.sous, member.gous, member.mous, sessions)
+    write_restore_ppr(path, RestoreRequest(project, member.mous, sessions, member.sous, member.gous, member.request))
     return path

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import PipelineRunError
-from .model import Action, Append, Finding, Kind, MemberPlan, Mode, Op, OusUids, Plan, Skipped, Style
-from .naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, level_folders, matches, uid_after
-from .plan import README_NAME
+from .layout import README_NAME, OusUids, level_folders
+from .model import Action, Append, Finding, Kind, MemberPlan, Mode, Op, Plan, Skipped, Style
+from .naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, matches, uid_after
 from .ppr import ProcessingRequest, read_ppr
-from .readme import DEFAULT_HEADER, render_readme, render_tree
+from .readme import DEFAULT_HEADER, readme_tree, render_readme
 from .verify import UNIQUE_SCRIPT_GLOBS
 
 # What the pipeline's export step writes, and where the delivery keeps it (first match wins).
@@ -173,7 +173,7 @@ def plan_stage(run: PipelineRun, staged_name: str, mode: Mode, listing: Sequence
                                                 "the calibrated data without it"))
     header = pipe_readme if pipe_readme is not None else DEFAULT_HEADER
     entries = [((folder / README_NAME).as_posix(), False)] + [(a.target.as_posix(), False) for a in actions]
-    readme = render_readme(header, "", render_tree(staged_name, entries))
+    readme = render_readme(header, "", readme_tree(staged_name, entries))
     actions.insert(0, Action(folder / README_NAME, Kind.FILE, "README: header and package tree", op=Op.TEXT,
                              text=readme))
     actions.sort(key=lambda a: a.target.as_posix())

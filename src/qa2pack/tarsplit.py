@@ -15,23 +15,28 @@ import re
 import stat
 import tarfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, NamedTuple
 
 from .atomic import write_atomic
 from .errors import InputError, UsageError
 from .journal import MARKER
-from .manifest import HashingWriter, manifest_path, md5sum_line, read_manifest
-from .naming import (
-    GROUP_LEVEL,
-    MEMBER_LEVEL,
-    SG_LEVEL,
+from .layout import (
+    AUXILIARY_PATTERNS,
+    DEFAULT_NAMING,
+    README_NAME,
+    DeliveryNaming,
+    archive_recognises,
     auxiliary_name,
-    matches,
-    natural_sorted,
+    is_project_code,
+    list_groups,
+    name_folders,
     part_name,
+    science_goals,
 )
+from .manifest import HashingWriter, manifest_path, md5sum_line, read_manifest
+from .naming import matches
 from .progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)
@@ -42,9 +47,6 @@ TAR_FORMAT: Final = tarfile.PAX_FORMAT
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 DEFAULT_MAX_SIZE = 50 * 10**9
-# Pipeline products the archive delivers in the auxiliary tar (the AQUA report and the auxiliary
-# calibration products); the pipeline manifest stays with the products, scriptForPI.py needs it.
-AUXILIARY_PATTERNS = ("*auxproducts.tgz", "*auxcaltables.tgz", "*auxcalapply.txt", "*pipeline_aquareport.xml")
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$")
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
@@ -230,10 +232,11 @@ def split_auxiliary(entries: Sequence[TarEntry],
 class DeliveryUnit:
     """What one set of tars delivers: a member (MOUS) or the group-level products (GOUS)."""
 
-    ous: str  # the uid (or the placeholder folder name standing in for it)
+    ous: str  # the uid (or, with --placeholder-names, the folder name standing in for it)
     level: str  # "member" or "group"
     folder: str  # packpath-relative folder
     paths: tuple[str, ...]  # packpath-relative files and folders below packpath in this unit
+    named_by: str = "folder name"  # where the uid came from
 
 
 @dataclass
@@ -242,6 +245,7 @@ class SplitResult:
 
     tars: list[tuple[Path, str, int]] = field(default_factory=list)  # path, md5, size
     warnings: list[str] = field(default_factory=list)
+    units: list[DeliveryUnit] = field(default_factory=list)
 
 
 def refuse_fake_package(packpath: Path, fake_ok: bool) -> None:
@@ -254,35 +258,64 @@ def refuse_fake_package(packpath: Path, fake_ok: bool) -> None:
                              "--mode hard or copy first, or pass --fake-ok to split it anyway")
 
 
-def find_units(packpath: Path) -> list[DeliveryUnit]:
-    """Return the delivery units of a package: one per member, one per group with group-level files."""
+def check_project_name(packpath: Path, naming: DeliveryNaming) -> list[str]:
+    """Refuse a packpath whose name is no project code (the tars are named after it); warn for Cycle 0."""
+    project = packpath.name
+    if not is_project_code(project):
+        if not naming.any_project_name:
+            raise UsageError(f"{packpath}: the package folder is not named by a project code (e.g. 2017.1.01419.S), "
+                             f"so the tars would be named {project}_...; rename it, or pass --any-project-name")
+        return [f"{project} is not a project code: the archive cannot ingest tars named {project}_..."]
+    if not archive_recognises(project):
+        return [f"{project}: the archive's automatic ingest recognises the project codes of cycles 1 and later "
+                "(its README check stops at such a code); a Cycle 0 delivery is ingested by hand"]
+    return []
+
+
+def find_units(packpath: Path, naming: DeliveryNaming = DEFAULT_NAMING) -> tuple[list[DeliveryUnit], list[str]]:
+    """Return the delivery units of a package (one per member, one per group with group-level files).
+
+    Each unit is named after its real uid (see :func:`~qa2pack.layout.name_folders`); a unit
+    without one is refused unless ``--placeholder-names`` was given, because the archive
+    parses the MOUS uid from the tar name.  Returns the units and the warnings.
+    """
     if not packpath.is_dir():
         raise InputError(f"not a package folder: {packpath}")
     if (packpath / MARKER).exists():
         raise InputError(f"{packpath} is an incomplete package ({MARKER} is present); run package again first")
-    units: list[DeliveryUnit] = []
-    sgs = [e for e in sorted(os.listdir(packpath)) if SG_LEVEL.holds(e)]
-    if not sgs:
+    if not science_goals(packpath):
         raise InputError(f"{packpath} holds no package (no sg_ouss_id or science_goal.* folder)")
-    stand_ins: dict[str, int] = {}
-    for sg in sgs:
-        for group in natural_sorted(os.listdir(packpath / sg)):
-            group_dir = packpath / sg / group
-            if not group_dir.is_dir():
-                continue
-            members = [m for m in natural_sorted(os.listdir(group_dir))
-                       if MEMBER_LEVEL.holds(m) and (group_dir / m).is_dir()]
-            for member in members:
-                ous = MEMBER_LEVEL.uid_of(member) or member
-                stand_ins[ous] = stand_ins.get(ous, 0) + 1
-                units.append(DeliveryUnit(ous, "member", f"{sg}/{group}/{member}", (f"{sg}/{group}/{member}",)))
-            loose = [e for e in sorted(os.listdir(group_dir)) if e not in members]
-            if loose:
-                gous = GROUP_LEVEL.uid_of(group) or group
-                units.append(DeliveryUnit(gous, "group", f"{sg}/{group}", tuple(f"{sg}/{group}/{e}" for e in loose)))
-    # Placeholder member names repeat across groups; the group name makes the tar names unique.
-    return [DeliveryUnit(f"{u.folder.split('/')[1]}.{u.ous}", u.level, u.folder, u.paths)
-            if u.level == "member" and stand_ins[u.ous] > 1 else u for u in units]
+    groups = list_groups(packpath)
+    named, conflicts = name_folders(packpath, groups, naming)
+    if conflicts:
+        raise InputError("conflicting uids, the delivery would be filed under the wrong OUS: " + "; ".join(conflicts))
+    units: list[DeliveryUnit] = []
+    for group in groups:
+        for member in group.members:
+            found = named[member.rel]
+            units.append(DeliveryUnit(found.uid or member.name, "member", member.rel, (member.rel,),
+                                      found.source or "placeholder"))
+        if group.loose:
+            found = named[group.rel]
+            units.append(DeliveryUnit(found.uid or group.name, "group", group.rel,
+                                      tuple(f"{group.rel}/{e}" for e in group.loose), found.source or "placeholder"))
+    unnamed = [u for u in units if u.named_by == "placeholder"]
+    warnings = []
+    if unnamed and not naming.placeholder_names:
+        listed = ", ".join(u.folder for u in unnamed)
+        raise UsageError(f"no uid is known for {listed}, and the archive reads the OUS uid from the tar name: give "
+                         "--mous-uid uid://A001/X1284/X1ef2 (one member) or --uid-map FILE (FOLDER UID lines), or "
+                         "--placeholder-names to name the tars after the folders (the archive cannot ingest them)")
+    for unit in unnamed:
+        warnings.append(f"{unit.folder}: tars named after the placeholder {unit.ous}; the archive parses the OUS uid "
+                        "from the tar name and cannot ingest them")
+    # Placeholder member names repeat across groups; the group name keeps the tar names unique.
+    counts: dict[str, int] = {}
+    for unit in units:
+        counts[unit.ous] = counts.get(unit.ous, 0) + 1
+    units = [replace(u, ous=f"{u.folder.split('/')[1]}.{u.ous}") if counts[u.ous] > 1 and u.named_by == "placeholder"
+             else u for u in units]
+    return units, warnings
 
 
 def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
@@ -313,6 +346,7 @@ def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
         if stat.S_ISDIR(st.st_mode):
             tops.append(rel)
     stack = tops[::-1]
+    readme = f"{project}/{unit.folder}/{README_NAME}" if unit.level == "member" else None
     while stack:  # depth first, like os.walk: a folder's subfolders, then its files, each sorted
         rel_dir = stack.pop()
         with os.scandir(f"{base}/{rel_dir}") as listing:
@@ -324,6 +358,12 @@ def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
             if not entry.is_dir(follow_symlinks=False):
                 add(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
         stack.extend(f"{rel_dir}/{entry.name}" for entry in reversed(folders))
+    # The member README goes last: the archive's ingest reads the last member named *README* as
+    # the README (a qa/README.txt after it would be taken instead), and a split member thus
+    # carries its README in the last part.
+    at = next((n for n, e in enumerate(entries) if e.name == readme), None)
+    if at is not None:
+        entries.append(entries.pop(at))
     return entries  # every folder is listed before what it holds, in sorted order
 
 
@@ -375,11 +415,13 @@ def write_sidecar(tar_path: Path, md5: str) -> Path:
 
 
 def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, members: Sequence[str] = (),
-             progress: Progress | None = None) -> SplitResult:
+             progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING) -> SplitResult:
     """Write every delivery unit of a package as ``<Project>_<OUS>_<mmm>_of_<nnn>.tar`` parts."""
     progress = progress or SilentProgress()
     packpath = Path(packpath)
-    units = find_units(packpath)
+    warnings = check_project_name(packpath, naming)
+    units, unit_warnings = find_units(packpath, naming)
+    warnings += unit_warnings
     if members:
         wanted = set(members)
         units = [u for u in units if u.folder.rsplit("/", 1)[-1] in wanted or u.ous in wanted]
@@ -387,13 +429,20 @@ def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, mem
         if unknown:
             raise UsageError(f"no member named {', '.join(sorted(unknown))} in {packpath}")
     output.mkdir(parents=True, exist_ok=True)
-    result = SplitResult()
+    result = SplitResult(warnings=warnings, units=units)
     plans = []
     for unit in units:
         main, auxiliary = split_auxiliary(unit_entries(packpath, unit))
-        plans.append((unit, split_into_parts(main, max_size), auxiliary))
+        parts = split_into_parts(main, max_size)
+        if len(parts) > 1 and unit.level == "member":
+            result.warnings.append(f"{unit.folder} needs {len(parts)} parts of at most {max_size} bytes: the archive's "
+                                   "ingest takes single-part members (..._001_of_001.tar); a larger --max-size keeps "
+                                   "it in one")
+        plans.append((unit, parts, auxiliary))
     total_bytes = sum(e.size for _, parts, aux in plans for part in [*parts, aux] for e in part)
     total_files = sum(1 for _, parts, aux in plans for part in [*parts, aux] for e in part if not e.is_dir)
+    for warning in result.warnings:
+        log.warning("%s", warning)
     progress.start(f"tarsplit: {packpath.name}", total_bytes, total_files)
     for unit, parts, auxiliary in plans:
         if auxiliary:

@@ -10,7 +10,6 @@ empty tars, md5 sidecars, real uids everywhere when asked for, and a ``script/``
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tarfile
 from collections import defaultdict
@@ -21,11 +20,11 @@ from typing import IO, Any
 
 from .config import DEFAULT_CONFIG, FOLDER_KEYS, Config
 from .errors import InputError
+from .ingest import archive_readme_member, has_tree_lines, missing_names, tar_name_problem, unreadable_name
 from .journal import MARKER
+from .layout import AUXILIARY_RE, LEVELS, MEMBER_LEVEL, PART_RE, archive_recognises, is_project_code, is_readme
 from .manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from .naming import (
-    LEVELS,
-    MEMBER_LEVEL,
     PIPELINE_MANIFEST_GLOBS,
     PPR_GLOBS,
     calibration_script_uid,
@@ -34,8 +33,6 @@ from .naming import (
 from .progress import Progress, SilentProgress
 from .readme import parse_tree
 
-PART_RE = re.compile(r"^(?P<set>.+)_(?P<m>\d{3})_of_(?P<n>\d{3})\.tar$")
-AUXILIARY_RE = re.compile(r"^(?P<set>.+)_auxiliary\.tar$")
 # scriptForPI.py finds these by glob in script/; each must match at most once (SPEC section 10).
 UNIQUE_SCRIPT_GLOBS = (
     ("*casa_piperestorescript.py",),
@@ -64,6 +61,16 @@ class PackageView:
     links: list[str] = field(default_factory=list)
     readmes: dict[str, str] = field(default_factory=dict)  # member folder -> README text
     md5: dict[str, str] = field(default_factory=dict)
+    tars: list[TarFacts] = field(default_factory=list)
+
+
+@dataclass
+class TarFacts:
+    """What the archive's ingest looks at in one tar: its member names and the README it would read."""
+
+    name: str
+    names: list[str] = field(default_factory=list)  # member names below the project folder, in tar order
+    readme: str | None = None  # the text of the README the archive reads, when it is a member README
 
 
 @dataclass
@@ -114,11 +121,6 @@ class VerifyReport:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _is_readme(rel: str) -> bool:
-    parts = rel.split("/")
-    return len(parts) == 4 and parts[3] == "README"
-
-
 def view_from_folder(packpath: Path) -> PackageView:
     """Walk a package folder (one lstat per entry); READMEs are read, data are not."""
     if not packpath.is_dir():
@@ -137,7 +139,7 @@ def view_from_folder(packpath: Path) -> PackageView:
                 view.dirs.add(rel)
             else:
                 view.files[rel] = st.st_size
-                if _is_readme(rel):
+                if is_readme(rel):
                     view.readmes[rel.rsplit("/", 1)[0]] = Path(full).read_text(encoding="utf-8", errors="replace")
     return view
 
@@ -165,6 +167,8 @@ def read_tar_into(view: PackageView, tar_path: Path, problems: list[Problem], ha
     """Stream one tar into the view (safety checks on every member); return (md5, file count)."""
     project = view.project
     count = 0
+    facts = TarFacts(tar_path.name)
+    view.tars.append(facts)
     with open(tar_path, "rb") as raw:
         reader = HashingReader(raw)
         try:
@@ -179,6 +183,7 @@ def read_tar_into(view: PackageView, tar_path: Path, problems: list[Problem], ha
                                                 f"member is not below the top entry {project}/"))
                         continue
                     rel = name[len(project) + 1:]
+                    facts.names.append(name)
                     if member.issym() or member.islnk():
                         view.links.append(rel)
                     elif member.isdir():
@@ -194,12 +199,14 @@ def read_tar_into(view: PackageView, tar_path: Path, problems: list[Problem], ha
                         while block := handle.read(CHUNK):
                             if hash_members:
                                 digest.update(block)
-                            if _is_readme(rel):
+                            if is_readme(rel):
                                 data += block
                         if hash_members:
                             view.md5[rel] = digest.hexdigest()
-                        if _is_readme(rel):
+                        if is_readme(rel):
                             view.readmes[rel.rsplit("/", 1)[0]] = data.decode("utf-8", "replace")
+                            if archive_readme_member(facts.names) == name:
+                                facts.readme = view.readmes[rel.rsplit("/", 1)[0]]
                     else:
                         problems.append(Problem("ingest", f"{tar_path.name}:{name}", "device, fifo or other special member"))
         except tarfile.TarError as exc:
@@ -251,14 +258,15 @@ def check_layout(view: PackageView, config: Config = DEFAULT_CONFIG, expect_uids
 
 
 def check_readmes(view: PackageView) -> list[Problem]:
-    """Every README's tree must name only files and folders that the package holds."""
+    """Every README's tree must name only files and folders that the package holds, by names the archive reads."""
     problems = []
     present = view.dirs | set(view.files)
     for member, text in sorted(view.readmes.items()):
         where = f"{member}/README"
         parsed = parse_tree(text)
-        if parsed is None:
-            problems.append(Problem("ingest", where, "README holds no package tree (ending 'N directories, M files')"))
+        if parsed is None or not has_tree_lines(text):
+            problems.append(Problem("ingest", where, "README holds no package tree in the archive's layout (lines "
+                                                     "beginning with '|', ending 'N directories, M files')"))
             continue
         root, paths, _ = parsed
         if root != view.project:
@@ -267,7 +275,48 @@ def check_readmes(view: PackageView) -> list[Problem]:
         for path in paths:
             if path not in present:
                 problems.append(Problem("ingest", where, f"README lists {path}, which the package does not hold"))
+            elif unreadable_name(path.rsplit("/", 1)[-1]):
+                problems.append(Problem("ingest", where, f"README lists {path}: the archive reads that line without "
+                                                         "its spaces, non-ASCII characters, '|', '`' or '--' and "
+                                                         "refuses the tar; rename it"))
     return problems
+
+
+def check_archive_readmes(view: PackageView) -> tuple[list[Problem], list[str]]:
+    """Apply the archive's README rule to each tar (or to each member of a folder): problems and notes.
+
+    The archive reads the last member named ``*README*`` and looks for every name of its tree in
+    the same tar.  A Cycle 0 project code is not one it stops at, so it is only noted here.
+    """
+    if not archive_recognises(view.project):
+        what = "Cycle 0 project codes" if is_project_code(view.project) else f"{view.project} as a project code"
+        return [], [f"{view.project}: the archive's automatic ingest does not recognise {what}; its README check "
+                    "was not applied"]
+    problems: list[Problem] = []
+    units: list[tuple[str, list[str], str | None, str | None]] = []
+    if view.tars:
+        units = [(t.name, t.names, t.readme, archive_readme_member(t.names)) for t in view.tars]
+    else:  # a folder: each member is what its tar will hold
+        for member, readme_text in sorted(view.readmes.items()):
+            names = [view.project] + [f"{view.project}/{p}" for p in sorted(view.dirs | set(view.files))
+                                      if p == member or p.startswith(member + "/") or member.startswith(p + "/")]
+            units.append((f"{member}/README", names, readme_text, f"{view.project}/{member}/README"))
+    for where, names, text, readme_member in units:
+        if AUXILIARY_RE.match(where) or not names:
+            continue  # the auxiliary tar carries no README; the archive delivers it beside the products
+        if readme_member is None:
+            problems.append(Problem("ingest", where, "no README in this tar (the archive refuses it)"))
+            continue
+        if text is None:
+            problems.append(Problem("ingest", where, f"the archive would read {readme_member} as the README (the "
+                                                     "last member whose name contains README)"))
+            continue
+        missing = missing_names(text, names)
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            problems.append(Problem("ingest", where, f"the archive reads {shown} from the README, which this tar "
+                                                     "does not hold"))
+    return problems, []
 
 
 def check_scripts(view: PackageView, config: Config = DEFAULT_CONFIG) -> list[Problem]:
@@ -372,6 +421,9 @@ def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | No
         report.problems += problems
         report.checksums += compared
     report.problems += check_readmes(view)
+    archive_problems, notes = check_archive_readmes(view)
+    report.problems += archive_problems
+    report.notes += notes
     report.problems += check_scripts(view, config)
 
 
@@ -387,14 +439,12 @@ def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Conf
     sets: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for tar in tars:
         match = PART_RE.match(tar.name)
-        if AUXILIARY_RE.match(tar.name):
-            projects.add(tar.name.split("_")[0])
-        elif not match:
-            report.problems.append(Problem("layout", tar.name, "not named <Project>_<OUS>_<mmm>_of_<nnn>.tar"))
-            projects.add(tar.name.split("_")[0])
-        else:
+        name_problem = tar_name_problem(tar.name)
+        if name_problem:
+            report.problems.append(Problem("ingest", tar.name, name_problem))
+        if match:
             sets[match["set"]].add((int(match["m"]), int(match["n"])))
-            projects.add(match["set"].split("_")[0])
+        projects.add(tar.name.split("_")[0])
     if len(projects) != 1:
         raise InputError(f"the tars belong to several projects ({', '.join(sorted(projects))}); verify one at a time")
     view = PackageView(projects.pop())
