@@ -112,7 +112,7 @@ def test_readme_tree_lists_the_package_to_the_archive_depth_and_counts_it(sb3: P
     assert readme.splitlines()[-1] == f"{dirs} directories, {files} files"
     tree = readme.splitlines()[readme.splitlines().index("|-- 2011.0.00229.S/"):-2]
     assert all(line.startswith("|") for line in tree)
-    assert all(line.endswith("/") == (packpath / path).is_dir() for line, path in zip(tree[1:], paths))
+    assert all(line.endswith("/") == (packpath / path).is_dir() for line, path in zip(tree[1:], paths, strict=True))
 
 
 def test_fake_mode_gives_empty_files_and_copy_and_hard_give_real_data(sb3: Path, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,11 +25,10 @@ from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, PackageState, Plan, Skipped
 from .options import PackageOptions
 from .placement import STAGED_README_REASON
-from .plan import ContentFacts, Draft, ExternalFiles, check_packpath_state, complete_plan, draft_plan
+from .plan import ContentFacts, Draft, ExternalFiles, apply_staged_readmes, check_packpath_state, complete_plan, draft_plan
 from .preflight import preflight
 from .probe import check_origpath, files_containing, read_package_state, scan_tree, walk_listing
 from .progress import Progress, SilentProgress
-from .readme import split_header
 from .report import RunReport
 from .ticket import write_ticket
 
@@ -104,7 +102,11 @@ def _draft(origpath: Path, packname: str, options: PackageOptions, state: Packag
     scan = scan_tree(origpath, follow_links=options.follow_links, plain_names=options.config.qa2_folders)
     notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason) for n in scan.links]
     draft = draft_plan(scan.tree, scan.root, packname, options, state, externals, notes)
-    return replace(draft, externals=_staged_readme_header(draft, externals))
+    if not options.style.pipeline:
+        return draft
+    readmes = {s.source: (origpath / s.source).read_text(encoding="utf-8", errors="replace")
+               for s in draft.skipped if s.reason == STAGED_README_REASON}
+    return apply_staged_readmes(draft, readmes)
 
 
 @contextmanager
@@ -160,17 +162,6 @@ def _roll_back_interrupted(pack: Path) -> list[str]:
         return []
     log.warning("%s", note)
     return [note]
-
-
-def _staged_readme_header(draft: Draft, externals: ExternalFiles) -> ExternalFiles:
-    """Keep the staged README's header when a pipeline style is run without --readme."""
-    if externals.readme_text is not None or not draft.options.style.pipeline:
-        return externals
-    for skipped in draft.skipped:
-        if skipped.reason == STAGED_README_REASON:
-            text = (draft.origpath / skipped.source).read_text(encoding="utf-8", errors="replace")
-            return replace(externals, readme_text=split_header(text))
-    return externals
 
 
 def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,

@@ -30,12 +30,16 @@ class EbFolder:
     name: str
     uids: tuple[str, ...]  # natural order
 
-    def uid_for(self, filename: str) -> str:
-        """Return the EB a file in this folder belongs to: the uid it starts with, else the first."""
+    def uid_for(self, filename: str) -> str | None:
+        """Return the EB a file in this folder belongs to: the uid it starts with, or the folder's only EB.
+
+        In a folder of several EBs (``calibrated/`` after scriptForPI.py, a folder of concatenated
+        data) a file that names none of them is a combined product and belongs to no single EB.
+        """
         for uid in self.uids:
             if filename.startswith(uid):
                 return uid
-        return self.uids[0]
+        return self.uids[0] if len(self.uids) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

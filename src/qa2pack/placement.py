@@ -37,24 +37,26 @@ class Rules:
     pipeline: bool = False
 
 
+def _eb_uid(ctx: Context, name: str) -> str | None:
+    """Return the EB a file belongs to by where it lies (None outside EB folders and for combined products)."""
+    return ctx.eb.uid_for(name) if ctx.eb is not None else None
+
+
 def _collision_prefix(ctx: Context, name: str) -> str:
-    if ctx.eb is not None:
-        return f"{ctx.eb.uid_for(name)}__"
-    return f"{ctx.folder.name}__"
+    uid = _eb_uid(ctx, name)
+    return f"{uid}__" if uid else f"{ctx.folder.name}__"
 
 
 def _eb_of(name: str, ctx: Context, rules: Rules) -> str | None:
     """Return the EB a flag-version, fluxscale or plot folder belongs to: by name, else by folder."""
-    uid = eb_uid_of(name, rules.asdms)
-    if uid is None and ctx.eb is not None:
-        uid = ctx.eb.uid_for(name)
-    return uid
+    return eb_uid_of(name, rules.asdms) or _eb_uid(ctx, name)
 
 
 def _qa_name(name: str, ctx: Context) -> str:
     """QA2 files in an EB folder get the EB uid in front unless they start with uid or X."""
-    if ctx.eb is not None and not name.startswith(("uid", "X")):
-        return f"{ctx.eb.uid_for(name)}__{name}"
+    uid = _eb_uid(ctx, name)
+    if uid is not None and not name.startswith(("uid", "X")):
+        return f"{uid}__{name}"
     return name
 
 
@@ -88,12 +90,14 @@ def place_file(name: str, ctx: Context, rules: Rules) -> Placement | str:
             return "fluxscale file that names no EB uid and is not in an EB folder"
         return Placement("calibration", name, "fluxscale file of its EB", f"{uid}.calibration", uid, prefix)
     if matches(name, cfg.script_patterns):
-        uid = ctx.eb.uid_for(name) if ctx.eb else None
-        return Placement("script", name, "script (*.py)", eb_uid=uid, collision_prefix=prefix)
+        return Placement("script", name, "script (*.py)", eb_uid=_eb_uid(ctx, name), collision_prefix=prefix)
     if matches(name, cfg.log_patterns):
+        uid = _eb_uid(ctx, name)
         if ctx.eb is None:
             return Placement("log", name, "log at the SB level (name kept)", collision_prefix=prefix)
-        uid = ctx.eb.uid_for(name)
+        if uid is None:
+            return Placement("log", name, "log of a folder of several EBs (a combined product, name kept)",
+                             collision_prefix=prefix)
         target = name if name.startswith(uid) else f"{uid}__{name}"
         return Placement("log", target, "log of an EB (EB uid in front)", eb_uid=uid, collision_prefix=prefix)
     if matches(name, cfg.checklist_patterns):
@@ -103,17 +107,16 @@ def place_file(name: str, ctx: Context, rules: Rules) -> Placement | str:
             return Placement("qa", name, "checklist (name kept)", collision_prefix=prefix)
         folder = ctx.eb.name
         target = name if name.startswith(folder) else f"{folder}.{name}"
-        return Placement("qa", target, "checklist of an EB (folder name in front)", eb_uid=ctx.eb.uid_for(name),
+        return Placement("qa", target, "checklist of an EB (folder name in front)", eb_uid=_eb_uid(ctx, name),
                          collision_prefix=prefix)
     if matches(name, cfg.qa2_patterns) or matches(name, cfg.qa2_others):
         if not ctx.qa_place:
             return "QA2 file outside the SB level, an EB folder or a qa2 folder"
-        uid = ctx.eb.uid_for(name) if ctx.eb else None
+        uid = _eb_uid(ctx, name)
         rule = "QA2 file of an EB" if uid else "QA2 file at the SB level (name kept)"
         return Placement("qa", _qa_name(name, ctx), rule, eb_uid=uid, collision_prefix=prefix)
     if matches(name, cfg.product_patterns):
-        uid = ctx.eb.uid_for(name) if ctx.eb else None
-        return Placement("product", name, "FITS image", eb_uid=uid, collision_prefix=prefix)
+        return Placement("product", name, "FITS image", eb_uid=_eb_uid(ctx, name), collision_prefix=prefix)
     return "no packaging rule for this file"
 
 
@@ -162,6 +165,5 @@ def place_unit(unit: Unit, ctx: Context, rules: Rules) -> Placement | str:
     if unit.kind in (Kind.TABLE, Kind.FOLDER) and (matches(name, cfg.qa2_patterns) or matches(name, cfg.qa2_others)):
         if not ctx.qa_place:
             return "QA2 folder outside the SB level, an EB folder or a qa2 folder"
-        uid = ctx.eb.uid_for(name) if ctx.eb else None
-        return Placement("qa", _qa_name(name, ctx), "QA2 folder", eb_uid=uid, collision_prefix=prefix)
+        return Placement("qa", _qa_name(name, ctx), "QA2 folder", eb_uid=_eb_uid(ctx, name), collision_prefix=prefix)
     return f"{unit.kind.value} with no packaging rule"

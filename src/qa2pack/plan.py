@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -18,7 +18,7 @@ from ._version import __version__
 from .config import Config
 from .errors import EphemerisConflictError, PackpathError, UsageError
 from .ingest import unreadable_name
-from .layout import GROUP_LEVEL, LEVELS, MEMBER_LEVEL, README_NAME, SG_LEVEL, in_readme, level_folders
+from .layout import GROUP_LEVEL, LEVELS, MEMBER_LEVEL, README_NAME, SG_LEVEL, in_readme, is_auxiliary, level_folders
 from .members import Context, MemberSource, asdm_names, find_members, folder_contexts, staged_members
 from .model import (
     Action,
@@ -37,7 +37,7 @@ from .model import (
 from .naming import leading_uid, matches, natural_key
 from .options import PackageOptions
 from .placement import Placement, Rules, place_file, place_unit
-from .readme import DEFAULT_HEADER, ImageSummary, readme_tree, render_readme, render_summary, split_header
+from .readme import DEFAULT_HEADER, ImageSummary, parse_tree, readme_tree, render_readme, render_summary, split_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,6 +519,55 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
     ephemerides = tuple((n, tuple(s)) for n, s in sorted(all_ephemerides.items()) if len(s) > 1)
     return Draft(origpath, packname, options, state, externals, tuple(drafts), tuple(skipped), tuple(findings),
                  ephemerides, tuple(new_dirs))
+
+
+# -- a staged package after scriptForPI.py -----------------------------------------------------
+
+# scriptForPI.py's pipeline restore works in calibrated/working and calibrated/rawdata: what it
+# leaves there (extracted caltables, imported MSs, logs) comes from the delivery itself.
+RESTORE_AREAS = ("working", "rawdata")
+RESTORE_AREA_REASON = "the work area of scriptForPI.py's pipeline restore (its products are delivered already)"
+RESTORE_ADDITION_REASON = ("not in the staged package (its README does not list it): scriptForPI.py's restore "
+                           "added it to calibration/")
+
+
+def apply_staged_readmes(draft: Draft, readmes: Mapping[str, str]) -> Draft:
+    """Keep a staged package's README header, and leave out what restoring it added (pipeline styles).
+
+    ``readmes`` maps the origpath-relative path of each staged member's README to its text.  The
+    README's tree is the record of what the staged package held: a file in the member's
+    ``calibration/`` that it does not list was added there by scriptForPI.py (the pipeline manifest
+    it copies, the auxiliary products it unpacks) and is reported, not delivered twice.
+    """
+    externals = draft.externals
+    if externals.readme_text is None and readmes:
+        externals = replace(externals, readme_text=split_header(next(iter(readmes.values()))))
+    listings: dict[str, set[str]] = {}
+    for source, text in readmes.items():
+        parsed = parse_tree(text)
+        if parsed is not None:
+            listings[source.rpartition("/")[0]] = {p.split("/", 3)[3] for p in parsed[1] if p.count("/") >= 3}
+    calibration, calibrated = draft.options.config.calibration, draft.options.config.calibrated
+    members = []
+    skipped = list(draft.skipped)
+    for member in draft.members:
+        root = "" if member.source == "." else member.source
+        listing = listings.get(root)
+        kept = []
+        areas: set[str] = set()
+        for action in member.actions:
+            inner = (action.source or "")[len(root) + 1 if root else 0:] if action.origin_root is None else ""
+            area = next((a for a in RESTORE_AREAS if inner.startswith(f"{calibrated}/{a}/")), None)
+            if area is not None:
+                areas.add(f"{root}/{calibrated}/{area}".lstrip("/"))
+            elif (listing is not None and inner.startswith(f"{calibration}/") and inner not in listing
+                  and not is_auxiliary(inner.rsplit("/", 1)[-1])):  # the README leaves those out on purpose
+                skipped.append(Skipped(action.source or "", action.kind, RESTORE_ADDITION_REASON))
+            else:
+                kept.append(action)
+        skipped += [Skipped(area, Kind.FOLDER, RESTORE_AREA_REASON) for area in sorted(areas)]
+        members.append(replace(member, actions=tuple(kept)))
+    return replace(draft, externals=externals, members=tuple(members), skipped=tuple(skipped))
 
 
 # -- completing ------------------------------------------------------------------------------
