@@ -106,3 +106,13 @@ def test_fixplanets_without_ephemeris_and_ephemeris_without_fixplanets(build) ->
     assert "fixplanets-without-eph" in codes(plan_package(build(with_call, "a")))
     without_call = eb("SB/X1", "uid___A002_X13_X1") | {"SB/X1/Mars.eph": "eph\n"}
     assert "eph-without-fixplanets" in codes(plan_package(build(without_call, "b")))
+
+
+def test_names_the_archive_cannot_read_in_a_readme_are_warned_about(build, tmp_path) -> None:
+    from factories import eb
+    from qa2pack import plan_package
+
+    root = build(eb("SB/X1", "uid___A002_X40_X1") | {"SB/my notes.log": "notes\n", "SB/ok.fits": "@fits"})
+    plan = plan_package(root)
+    (finding,) = [f for f in plan.findings if f.code == "archive-unreadable-name"]
+    assert "'my notes.log'" in finding.message and finding.paths == ("sg_ouss_id/group_ouss_id/member_ouss_id/log/my notes.log",)

@@ -183,3 +183,18 @@ def test_pipeline_delivery_restore_with_ppr(tmp_path: Path) -> None:
     assert sorted(written.asdms) == sorted(ebs) and written.recipe == "hifa_restoredata"
     assert not list((member.folder / "script").glob("PPR_*_restore.xml"))  # the PPR is not put in script/
     assert os.path.isfile(report.pprs[0])
+
+
+def test_sessions_the_pipelines_ppr_reader_would_skip_are_warned_about(tmp_path: Path) -> None:
+    run = current_run(tmp_path / "runs")
+    project = CURRENT["project"]
+    (ppr,) = run.rglob("products/*.pprequest.xml")
+    ppr.write_text(ppr.read_text().replace("SESSION_1<", "SESSION_4<"))  # sessions 2, 3, 4: none is SESSION_1
+    staged = tmp_path / "staged" / project
+    stage(run, staged, Mode.COPY)
+    deliver(staged, tmp_path / "delivery")
+    ebs = [eb for ebs in CURRENT["sessions"].values() for eb in ebs]
+    raws = [raw_tar(tmp_path, project, eb, f"{eb}.asdm.sdm") for eb in ebs]
+    report = restore_prep([tmp_path / "delivery", *raws], tmp_path / "r")
+    (warning,) = [w for w in report.warnings if "PPR reader" in w]
+    assert "skips SESSION_2, SESSION_3, SESSION_4" in warning

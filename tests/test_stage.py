@@ -224,3 +224,49 @@ def test_auxiliary_products_go_to_the_auxiliary_tar(tmp_path: Path) -> None:
     assert not [n for n in main_files if "aux" in n.rsplit("/", 1)[-1]]
     assert any(n.endswith("pipeline_manifest.xml") for n in main_files)  # scriptForPI.py needs it here
     assert verify_tars([tmp_path / "tars" / n for n in names]).ok
+
+
+def test_a_pipeline_style_keeps_the_real_uids_of_a_staged_tree(tmp_path: Path) -> None:
+    run = current_run(tmp_path / "runs")
+    staged = tmp_path / "analysis" / CURRENT["project"]
+    stage(run, staged, Mode.COPY, real_uids=True)
+    packpath = tmp_path / "final" / CURRENT["project"]
+    package(staged, packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle7-pipe")))
+    levels = "science_goal.uid___A001_X1284_X265c/group.uid___A001_X1284_X265d/member.uid___A001_X1284_X265f"
+    assert (packpath / levels / "README").is_file() and not (packpath / "sg_ouss_id").exists()
+    result = tarsplit(packpath, tmp_path / "tars")
+    assert result.tars[-1][0].name == f"{CURRENT['project']}_uid___A001_X1284_X265f_001_of_001.tar"
+
+
+def test_what_scripts_for_pi_restore_left_is_not_delivered_again(tmp_path: Path) -> None:
+    run = current_run(tmp_path / "runs")
+    staged = tmp_path / "analysis" / CURRENT["project"]
+    stage(run, staged, Mode.COPY)
+    member = staged / MEMBER
+    # What a pipeline restore by scriptForPI.py leaves: work areas in calibrated/, and in calibration/
+    # a copy of the manifest and the unpacked auxiliary products.
+    working = member / "calibrated" / "working"
+    (working / "uid___A002_Xc7111c_X3979.ms.hifa_bandpass.s6_3.spw16.tbl").mkdir(parents=True)
+    (working / "uid___A002_Xc7111c_X3979.ms.hifa_bandpass.s6_3.spw16.tbl" / "table.info").write_text(
+        "Type = Calibration\n")
+    (working / "casa-20180701-090000.log").write_text("restore log\n")
+    (member / "calibrated" / "rawdata").mkdir()
+    (member / "calibrated" / "rawdata" / "uid___A001_X1284_X265f.session_1.caltables.tgz").write_text("copy")
+    manifest = next((member / "script").glob("*pipeline_manifest.xml"))
+    (member / "calibration" / manifest.name).write_bytes(manifest.read_bytes())
+    (member / "calibration" / "cont.dat").write_text("Field: Target\n")
+    packpath = tmp_path / "final" / CURRENT["project"]
+    report = package(staged, packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle7-pipe")))
+    reasons = {s.source: s.reason for s in report.skipped}
+    assert "work area of scriptForPI.py's pipeline restore" in reasons[f"{MEMBER}/calibrated/working"]
+    assert f"{MEMBER}/calibrated/rawdata/uid___A001_X1284_X265f.session_1.caltables.tgz" in reasons
+    assert "restore added it to calibration/" in reasons[f"{MEMBER}/calibration/cont.dat"]
+    assert "restore added it" in reasons[f"{MEMBER}/calibration/{manifest.name}"]
+    out = packpath / MEMBER
+    assert not (out / "calibration" / "cont.dat").exists() and not (out / "calibration" / manifest.name).exists()
+    assert not list((out / "calibration").glob("*.calibration"))  # no caltables from the work area
+    assert not (out / "log" / "casa-20180701-090000.log").exists()
+    staged_files = {p.relative_to(member).as_posix() for p in member.rglob("*") if p.is_file()
+                    and p.relative_to(member).parts[0] in ("calibration", "qa", "script", "product", "log")}
+    delivered = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"README"}
+    assert delivered == staged_files - {"calibration/cont.dat", f"calibration/{manifest.name}"}

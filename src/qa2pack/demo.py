@@ -22,6 +22,7 @@ from .readme import readme_tree
 PROJECT = "2011.0.00229.S"
 SB3 = "IRC10216_setup3_b6_run_x2"
 SB4 = "IRC10216_setup4_b6_run_x2"
+DEMO_MOUS = "uid://A001/X121/X229"  # made up for the demo: the wiki's example names no MOUS
 _MARKER = ".qa2pack-demo"
 
 _CALTABLES = ("ms.split.ap_pre_bandpass", "ms.split.bandpass", "ms.split.phase_int", "ms.split.ampli_inf",
@@ -199,6 +200,8 @@ def run_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress | None = N
         f"  qa2pack package {target / 'project229' / SB4} {packpath} --append member "
         f"--readme {target / 'README.header.txt'}   # add the second SB",
         f"  less {packpath / report.plan.members[0].folder / 'README'}",
+        f"  qa2pack package {sb} {packpath} --mode hard --readme {target / 'README.header.txt'}   # real data",
+        f"  qa2pack deliver {packpath} {target / 'delivery'} --mous-uid {DEMO_MOUS}   # tars named by the MOUS",
     ]
     data = report.to_json()
     data["text"] = "\n".join(lines) + "\n"

@@ -361,7 +361,7 @@ def _script_uids(packpath: Path, member: MemberFolder) -> list[tuple[str, str | 
     script = packpath / member.rel / "script"
     found: list[tuple[str, str | None, str]] = []
     try:
-        names = sorted(os.listdir(script))
+        names = sorted(os.listdir(script), key=lambda n: (not matches(n, PPR_GLOBS), n))  # the PPR first
     except OSError:
         return found
     for name in names:

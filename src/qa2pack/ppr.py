@@ -66,6 +66,21 @@ def session_value(ebs: Sequence[str]) -> str:
     return SESSION_SEPARATOR.join(archive_uid(eb) for eb in ebs)
 
 
+def unread_sessions(sessions: Mapping[str, Sequence[str]]) -> list[str]:
+    """Return the sessions the pipeline's own PPR reader skips: it reads SESSION_1, 2 ... up to the first gap.
+
+    Its ``executeppr`` then files those sessions' EBs under ``session_1``; a restore started from
+    the PPR (not from the delivered restore script, which names the sessions) misses their caltables.
+    """
+    numbers = sorted(int(match.group(1)) for key in sessions if (match := _SESSION_RE.match(key)))
+    expected = 1
+    for number in numbers:
+        if number != expected:
+            break
+        expected += 1
+    return [f"SESSION_{n}" for n in numbers if n >= expected]
+
+
 def read_ppr(path: Path) -> ProcessingRequest:
     """Parse a PPR; a file that is not one, or names no OUS, is a :class:`PipelineRunError`."""
     try:

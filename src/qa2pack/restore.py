@@ -34,7 +34,7 @@ from .naming import (
     natural_sorted,
 )
 from .pipemanifest import PipelineManifest, read_pipeline_manifest
-from .ppr import ProcessingRequest, RestoreRequest, read_ppr, write_restore_ppr
+from .ppr import ProcessingRequest, RestoreRequest, read_ppr, unread_sessions, write_restore_ppr
 from .probe import is_asdm, tree_size
 from .progress import Progress, SilentProgress, human_bytes
 
@@ -424,6 +424,12 @@ def _check_members(report: RestoreReport, folders: Sequence[Path], write_ppr: bo
                                "the raw data (<Project>_<EB uid>.asdm.sdm.tar) and give it too")
         for uid in member.semipass:
             report.warnings.append(f"{uid}: an ASDM no script names (semipass data?); scriptForPI.py ignores it")
+        skipped_sessions = unread_sessions(member.sessions) if member.pipeline else []
+        if skipped_sessions:
+            report.warnings.append(f"{folder.relative_to(report.into)}: the pipeline's PPR reader reads sessions from "
+                                   f"SESSION_1 up to the first gap and skips {', '.join(skipped_sessions)}; "
+                                   "restore with the delivered restore script (scriptForPI.py does), which names "
+                                   "every session")
         if (folder / "calibrated").exists():
             raise RestoreError(f"{folder / 'calibrated'} exists already; move it away first")
         raw_size += sum(tree_size(path) for path in member.asdms.values())

@@ -286,6 +286,10 @@ def find_units(packpath: Path, naming: DeliveryNaming = DEFAULT_NAMING) -> tuple
     if not science_goals(packpath):
         raise InputError(f"{packpath} holds no package (no sg_ouss_id or science_goal.* folder)")
     groups = list_groups(packpath)
+    count = sum(len(g.members) for g in groups)
+    if naming.mous_uid and count != 1:
+        raise UsageError(f"--mous-uid names the MOUS of a package's only member, but {packpath} has {count} members; "
+                         "give a --uid-map file (FOLDER UID lines) instead")
     named, conflicts = name_folders(packpath, groups, naming)
     if conflicts:
         raise InputError("conflicting uids, the delivery would be filed under the wrong OUS: " + "; ".join(conflicts))
