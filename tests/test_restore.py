@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from collections import namedtuple
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,15 @@ import pytest
 from factories import SB3, project229_setup3, tree_listing
 from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, PackageOptions, Style, package, stage
-from qa2pack import restore as restore_module
+from qa2pack import unpack as unpack_module
 from qa2pack.casatables import make_asdm
 from qa2pack.cli import main
 from qa2pack.deliver import deliver
 from qa2pack.errors import RestoreError, UnsafeArchiveError
 from qa2pack.layout import DeliveryNaming
 from qa2pack.ppr import read_ppr
-from qa2pack.restore import restore_prep, space_factor, unpack_tar
+from qa2pack.restore import restore_prep, space_factor
+from qa2pack.unpack import unpack_archive
 
 PROJECT = "2011.0.00229.S"
 MEMBER = f"{PROJECT}/sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -94,19 +94,25 @@ def test_disk_estimate_follows_script_for_pi(spacesaving: int, extra: bool, fact
     assert space_factor(spacesaving, extra) == factor
 
 
-def test_not_enough_space_is_refused(delivered: Path, tmp_path: Path, monkeypatch) -> None:
+def test_not_enough_space_is_refused_before_anything_is_written(delivered: Path, tmp_path: Path,
+                                                                monkeypatch) -> None:
     raws = [raw_tar(tmp_path, PROJECT, uid, f"{uid}.asdm.sdm") for uid in (X8C, X528)]
-    usage = namedtuple("usage", "total used free")
-    real = restore_module.shutil.disk_usage
-    calls = {"n": 0}
+    real = os.statvfs
+    unpacked = sum(e.size for tar in [*delivered.glob("*.tar"), *raws] for e in unpack_module.list_tar(tar).entries)
+    room = unpacked + unpack_module._SPACE_MARGIN + 4096
+    raw_bytes = sum(p.stat().st_size for p in (tmp_path / "asdms").rglob("*") if p.is_file())
+    assert 14 * raw_bytes > 4096
 
     def tight(path):
-        calls["n"] += 1
-        return real(path) if calls["n"] == 1 else usage(10**9, 10**9, 4096)  # room to unpack, not to restore
+        found = real(path)  # room to unpack, not for what scriptForPI.py will write
+        return os.statvfs_result((found.f_bsize, 1, room, room, room, found.f_files, found.f_ffree,
+                                  found.f_favail, found.f_flag, found.f_namemax))
 
-    monkeypatch.setattr(restore_module.shutil, "disk_usage", tight)
-    with pytest.raises(RestoreError, match=r"scriptForPI.py will need about .* \(SPACESAVING=0: 14 x"):
-        restore_prep([delivered, *raws], tmp_path / "r", spacesaving=0)
+    monkeypatch.setattr(unpack_module.os, "statvfs", tight)
+    into = tmp_path / "r"
+    with pytest.raises(RestoreError, match=r"for scriptForPI.py \(SPACESAVING=0: 14 x .*nothing was written"):
+        restore_prep([delivered, *raws], into, spacesaving=0)
+    assert not into.exists()
 
 
 def _hostile(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -150,7 +156,7 @@ def test_hostile_tars_are_refused_and_nothing_lands_outside(tmp_path: Path, case
     archive = _hostile(tmp_path / f"{case}.tar", members)
     before = tree_listing(tmp_path)
     with pytest.raises(UnsafeArchiveError) as caught:
-        unpack_tar(archive, into)
+        unpack_archive(archive, into)
     assert archive.name in str(caught.value) and "refused" in str(caught.value)
     assert tree_listing(tmp_path) == before  # nothing kept, inside or outside
     assert (outside / "secret").read_text() == "keep me"
@@ -158,8 +164,10 @@ def test_hostile_tars_are_refused_and_nothing_lands_outside(tmp_path: Path, case
 
 def test_write_ppr_names_every_eb(delivered: Path, tmp_path: Path) -> None:
     raws = [raw_tar(tmp_path, PROJECT, uid, f"{uid}.asdm.sdm") for uid in (X8C, X528)]
-    with pytest.raises(RestoreError, match="member OUS uid is unknown"):  # placeholders and no PPR
+    with pytest.raises(RestoreError, match="calibrated by its scriptForCalibration.py scripts; a restore PPR is for "
+                                           "pipeline-calibrated data"):
         restore_prep([delivered, *raws], tmp_path / "r", write_ppr=True)
+    assert not (tmp_path / "r").exists()  # refused before anything was written
 
 
 def test_pipeline_delivery_restore_with_ppr(tmp_path: Path) -> None:

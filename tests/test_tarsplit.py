@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from factories import SB3, eb
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.cli import main
-from qa2pack.errors import InputError, UsageError
+from qa2pack.errors import ExecutionError, InputError, UsageError
 from qa2pack.layout import DeliveryNaming, read_uid_map
 from qa2pack.tarsplit import (
     TarEntry,
@@ -94,6 +95,7 @@ def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:
     for n, size in enumerate([0, 1, 511, 512, 513, 70_000]):
         path = tmp_path / f"src{n}"
         path.write_bytes(bytes(range(256)) * (size // 256) + b"z" * (size % 256))
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # as listed: tarsplit checks it is the same file
         sources.append(path)
     entries = entries_for([p.stat().st_size for p in sources],
                           ["a", "b.png", "naïve ü.txt", long_name.replace("/", "_"), "c", "d"])
@@ -262,12 +264,22 @@ def test_a_failed_write_surfaces_and_the_md5_matches_what_was_written(tmp_path: 
     assert (tmp_path / "out").read_bytes() == b"".join(data)
 
 
-def test_a_file_that_shrinks_while_archived_fails_the_part_and_leaves_it_marked(tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", ["shrunk", "grown", "touched", "vanished"])
+def test_a_file_that_changes_while_archived_fails_the_part_and_removes_it(tmp_path: Path, change: str) -> None:
     source = tmp_path / "data.bin"
-    source.write_bytes(b"y" * 1000)
+    source.write_bytes(b"y" * 5000)
+    os.utime(source, (1_700_000_000, 1_700_000_000))
     entry = TarEntry(f"{PROJECT}/data.bin", 5000, header_size(f"{PROJECT}/data.bin", 5000, False), False,
-                     source=str(source))  # listed at 5000 bytes, 1000 left when read
+                     mtime=1_700_000_000, source=str(source))
+    if change == "shrunk":
+        source.write_bytes(b"y" * 1000)
+    elif change == "grown":
+        source.write_bytes(b"y" * 9000)
+    elif change == "touched":
+        os.utime(source, (1_700_000_100, 1_700_000_100))
+    else:
+        source.unlink()
     target = tmp_path / "out.tar"
-    with pytest.raises(InputError, match="became shorter while it was being archived"):
+    with pytest.raises(ExecutionError, match="while out.tar was written.*out.tar.partial was removed"):
         write_part([entry], target)
-    assert not target.exists() and (tmp_path / "out.tar.partial").exists()
+    assert not target.exists() and not (tmp_path / "out.tar.partial").exists()

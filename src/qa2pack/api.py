@@ -21,6 +21,7 @@ from .execute import Executor
 from .fitsinfo import summarize_fits
 from .journal import MARKER, roll_back
 from .layout import OusUids
+from .lock import RunLock, Want
 from .manifest import manifest_path, md5_file, read_manifest, write_manifest
 from .model import Append, Kind, Mode, PackageState, Plan, Skipped
 from .options import PackageOptions
@@ -109,13 +110,20 @@ def _draft(origpath: Path, packname: str, options: PackageOptions, state: Packag
     return apply_staged_readmes(draft, readmes)
 
 
+class _EscapingFormatter(logging.Formatter):
+    """Write names that are not UTF-8 (reported, never packaged) escaped instead of failing the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @contextmanager
 def run_log(packpath: Path, append: Append) -> Iterator[Path]:
     """Write the qa2pack log records of this run to ``<packpath>.qa2pack.log`` beside packpath."""
     path = packpath.parent / f"{packpath.name}.qa2pack.log"
     handler = logging.FileHandler(path, mode="w" if append is Append.REPLACE else "a", encoding="utf-8")
     handler.setLevel(logging.DEBUG)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.setFormatter(_EscapingFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     previous = log.level
     log.addHandler(handler)
     if log.level == logging.NOTSET or log.level > logging.DEBUG:
@@ -165,18 +173,24 @@ def _roll_back_interrupted(pack: Path) -> list[str]:
 
 
 def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
-            progress: Progress | None = None, started: str | None = None) -> RunReport:
-    """Package origpath into packpath; see SPEC sections 4-7.  Returns the run report."""
+            progress: Progress | None = None, started: str | None = None, wait: bool = False) -> RunReport:
+    """Package origpath into packpath and return the run report.
+
+    The run holds packpath exclusively (and origpath too in move mode, shared otherwise): a
+    second run on either stops at once, or waits with ``wait``.
+    """
     begin = time.monotonic()
     orig_real, pack = check_paths(Path(origpath), Path(packpath))
     externals = read_externals(options)
-    notes = _roll_back_interrupted(pack)
-    state = read_package_state(pack, with_listing=options.append is Append.PRODUCT,
-                               with_sizes=options.append is not Append.REPLACE)
-    check_packpath_state(state, options.append, pack)
-    draft = _draft(orig_real, pack.name, options, state, externals)
-    plan = complete_plan(draft, gather_facts(draft))
-    return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
+    wants = [Want(pack, exclusive=True), Want(orig_real, exclusive=options.mode is Mode.MOVE)]
+    with RunLock(wants, "package", wait, on_wait=log.warning):
+        notes = _roll_back_interrupted(pack)
+        state = read_package_state(pack, with_listing=options.append is Append.PRODUCT,
+                                   with_sizes=options.append is not Append.REPLACE)
+        check_packpath_state(state, options.append, pack)
+        draft = _draft(orig_real, pack.name, options, state, externals)
+        plan = complete_plan(draft, gather_facts(draft))
+        return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
 
 
 def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
@@ -189,6 +203,10 @@ def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | N
         _log_plan(plan, pack)
         executor = Executor(plan, pack, progress or SilentProgress(), started)
         result = executor.run()
+        for changed in executor.changed:
+            note = f"a source changed while it was read: {changed}; the package and its manifest hold what was read"
+            log.warning("%s", note)
+            notes.append(note)
         outputs = {"package": str(pack), "manifest": str(manifest_path(pack))}
         try:
             meta = {"package": pack.name, "mode": plan.mode.value, "created": started,
@@ -211,8 +229,8 @@ def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | N
 
 def stage(pipeline_root: str | Path, staged_root: str | Path, mode: Mode = Mode.FAKE, pi_script: str | Path | None = None,
           pipe_readme: str | Path | None = None, ous_uids: OusUids | None = None, real_uids: bool = False,
-          progress: Progress | None = None, started: str | None = None) -> RunReport:
-    """Stage an ALMA Science Pipeline run as a delivery-style package (SPEC section 8, case 1)."""
+          progress: Progress | None = None, started: str | None = None, wait: bool = False) -> RunReport:
+    """Stage an ALMA Science Pipeline run as a delivery-style package (holding staged_root exclusively)."""
     from .stage import find_run, list_run, plan_stage
 
     begin = time.monotonic()
@@ -226,12 +244,14 @@ def stage(pipeline_root: str | Path, staged_root: str | Path, mode: Mode = Mode.
         if not (run.sous and run.gous):
             raise UsageError("--real-uids: the run layout names no SOUS/GOUS uid; give them with --ous-uids")
         ous_uids = OusUids(run.sous, run.gous, run.ppr.mous)
-    notes = _roll_back_interrupted(pack)
-    check_packpath_state(read_package_state(pack), Append.REPLACE, pack)
-    listing, logs, skipped = list_run(run)
-    pi = (externals.pi_script, externals.pi_script_size) if externals.pi_script else None
-    plan = plan_stage(run, pack.name, mode, listing, logs, pi, externals.readme_text, ous_uids, skipped)
-    return run_plan(plan, pack, progress, started, begin, notes, with_ticket=False)
+    with RunLock([Want(pack, exclusive=True), Want(run.mous_dir, exclusive=False)], "stage", wait,
+                 on_wait=log.warning):
+        notes = _roll_back_interrupted(pack)
+        check_packpath_state(read_package_state(pack), Append.REPLACE, pack)
+        listing, logs, skipped = list_run(run)
+        pi = (externals.pi_script, externals.pi_script_size) if externals.pi_script else None
+        plan = plan_stage(run, pack.name, mode, listing, logs, pi, externals.readme_text, ous_uids, skipped)
+        return run_plan(plan, pack, progress, started, begin, notes, with_ticket=False)
 
 
 __all__ = ["Qa2packError", "check_paths", "package", "plan_package", "read_externals", "run_plan", "stage"]

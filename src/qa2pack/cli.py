@@ -17,7 +17,17 @@ from typing import Any, NoReturn
 
 from ._version import __version__
 from .config import load_config
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, Qa2packError, UsageError
+from .errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED_MIDRUN,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_VERIFY_FAILED,
+    Qa2packError,
+    UsageError,
+    exit_code_for,
+    tracking_writes,
+)
 from .layout import DeliveryNaming, OusUids
 from .model import Append, Mode, Style
 from .naming import normalize_uid
@@ -33,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), raised as UsageError."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        command = self.prog.removeprefix("qa2pack").strip()
+        where = f" {command}" if command else ""
+        raise UsageError(f"{message} (see qa2pack{where} --help)")
 
 
 class _TerminalFormatter(logging.Formatter):
@@ -59,6 +71,11 @@ def _print_outputs(args: argparse.Namespace, outputs: dict[str, str]) -> None:
 
 
 # -- shared options ------------------------------------------------------------------------
+
+
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for another qa2pack run that holds the same folder, instead of stopping")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +169,7 @@ def cmd_package(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     progress = make_progress(args.json, args.quiet)
-    report = package(args.origpath, args.packpath, options, progress)
+    report = package(args.origpath, args.packpath, options, progress, wait=args.wait)
     if args.json:
         _emit_json(report.to_json())
         return EXIT_OK
@@ -185,7 +202,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from .api import stage
 
     report = stage(args.pipeline_root, args.staged_root, Mode.parse(args.mode), args.pi_script, args.pipe_readme,
-                   ous_uids_from_args(args), args.real_uids, make_progress(args.json, args.quiet))
+                   ous_uids_from_args(args), args.real_uids, make_progress(args.json, args.quiet), wait=args.wait)
     if args.json:
         _emit_json(report.to_json())
     else:
@@ -232,7 +249,7 @@ def cmd_tarsplit(args: argparse.Namespace) -> int:
     refuse_fake_package(packpath, args.fake_ok)
     output = Path(args.output) if args.output else packpath.absolute().parent
     result = tarsplit(packpath, output, parse_size(args.max_size), args.member, make_progress(args.json, args.quiet),
-                      naming_from_args(args))
+                      naming_from_args(args), wait=args.wait)
     if args.json:
         _emit_json({"tars": [{"path": str(p), "md5": md5, "size": size} for p, md5, size in result.tars],
                     "warnings": result.warnings})
@@ -264,9 +281,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     progress = make_progress(args.json, args.quiet)
     if len(paths) == 1 and paths[0].is_dir():
         report = verify_package(paths[0], args.manifest, config, not args.no_checksums, args.expect_uids,
-                                args.fake_ok, progress)
+                                args.fake_ok, progress, wait=args.wait)
     elif all(p.suffix == ".tar" for p in paths):
-        report = verify_tars(paths, args.manifest, config, args.expect_uids, args.fake_ok, progress)
+        report = verify_tars(paths, args.manifest, config, args.expect_uids, args.fake_ok, progress, wait=args.wait)
     else:
         raise UsageError("give one package folder, or one or more .tar files")
     return _print_verify(args, report)
@@ -279,7 +296,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
     packpath = Path(args.packpath)
     report = deliver(packpath, Path(args.dest), parse_size(args.max_size), args.fake_ok,
-                     make_progress(args.json, args.quiet), naming_from_args(args))
+                     make_progress(args.json, args.quiet), naming_from_args(args), wait=args.wait)
     if args.json:
         _emit_json({"dest": str(report.dest), "tars": [{"name": n, "md5": m, "size": s} for n, m, s in report.tars],
                     "warnings": report.warnings})
@@ -295,22 +312,25 @@ def cmd_restore_prep(args: argparse.Namespace) -> int:
     from .restore import restore_prep
 
     report = restore_prep([Path(p) for p in args.inputs], Path(args.into), args.spacesaving, args.write_ppr,
-                          make_progress(args.json, args.quiet))
+                          make_progress(args.json, args.quiet), wait=args.wait)
     if args.json:
         _emit_json(report.to_json())
         return EXIT_OK
-    for warning in report.warnings:
-        log.warning("%s", warning)
+    for note in report.notes:
+        _out(args, note)
     for member in report.members:
+        if member.calibrated_delivered:
+            continue
         _out(args, f"{member.folder}: {len(member.asdms)} ASDM(s) in raw/ for {len(member.named_ebs)} EB(s) named "
                    f"by the scripts ({'pipeline' if member.pipeline else 'analyst'} calibration)")
     for ppr in report.pprs:
         _out(args, f"restore PPR written: {ppr}")
-    _out(args, f"scriptForPI.py will need about {human_bytes(report.needed)} (SPACESAVING={report.spacesaving}); "
-               f"{human_bytes(report.free)} are free")
-    _out(args, "next:")
-    for command in report.commands:
-        _out(args, f"  {command}")
+    if report.commands:
+        _out(args, f"scriptForPI.py will need about {human_bytes(report.needed)} (SPACESAVING={report.spacesaving}); "
+                   f"{human_bytes(report.free)} are free")
+        _out(args, "next:")
+        for command in report.commands:
+            _out(args, f"  {command}")
     return EXIT_OK
 
 
@@ -318,7 +338,8 @@ def cmd_workspace_start(args: argparse.Namespace) -> int:
     """Create an SB's QA2 working tree."""
     from .workspace import start
 
-    report = start(Path(args.sb_dir), Path(args.asdm_dir) if args.asdm_dir else None, args.project, args.move)
+    report = start(Path(args.sb_dir), Path(args.asdm_dir) if args.asdm_dir else None, args.project, args.move,
+                   wait=args.wait)
     if args.json:
         _emit_json({"reduction": str(report.reduction), "eb_folders": {k: str(v) for k, v in report.eb_folders.items()},
                     "created": [str(p) for p in report.created], "kept": [str(p) for p in report.kept]})
@@ -350,7 +371,7 @@ def cmd_workspace_clear(args: argparse.Namespace) -> int:
         if input("Continue? (y/[N]) ").strip().lower() not in ("y", "yes"):
             _out(args, "Nothing was removed.")
             return EXIT_OK
-    apply_clear(plan)
+    apply_clear(plan, wait=args.wait)
     if args.json:
         _emit_json({"folder": str(plan.folder), "kept": [p.name for p in plan.keep],
                     "removed": [p.name for p in plan.remove]})
@@ -363,7 +384,7 @@ def cmd_workspace_fluxequal(args: argparse.Namespace) -> int:
     """Link the EBs' calibrated MSs and fluxscale files into calibrated/."""
     from .workspace import fluxequal_start
 
-    report = fluxequal_start(Path(args.sb_dir))
+    report = fluxequal_start(Path(args.sb_dir), wait=args.wait)
     if args.json:
         _emit_json({"calibrated": str(report.calibrated), "linked": [p.name for p in report.linked],
                     "existing": [p.name for p in report.existing]})
@@ -397,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("packpath", help="the package folder, named by the project code (e.g. 2011.0.00229.S)")
     _add_packaging(sub)
     _add_common(sub)
+    _add_wait(sub)
     sub.set_defaults(run=cmd_package)
 
     sub = commands.add_parser("inspect", help="show what package would do, writing nothing",
@@ -421,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--real-uids", action="store_true", help="name the levels by the run's SOUS/GOUS/MOUS uids")
     _add_uids(sub)
     _add_common(sub)
+    _add_wait(sub)
     sub.set_defaults(run=cmd_stage)
 
     sub = commands.add_parser("config", help="print the placement configuration as TOML",
@@ -450,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fake-ok", action="store_true", help="split a fake/ticket package anyway")
     _add_naming(sub)
     _add_common(sub)
+    _add_wait(sub)
     sub.set_defaults(run=cmd_tarsplit)
 
     sub = commands.add_parser("verify", help="check a package or delivery tars like the archive's ingest",
@@ -463,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fake-ok", action="store_true", help="accept a fake/ticket package (names only)")
     sub.add_argument("--config", type=Path, metavar="FILE", help="TOML placement rules (folder names)")
     _add_common(sub)
+    _add_wait(sub)
     sub.set_defaults(run=cmd_verify)
 
     sub = commands.add_parser("deliver", help="tarsplit, verify and md5sums.txt into DEST, all or nothing",
@@ -474,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fake-ok", action="store_true", help="deliver a fake/ticket package anyway (for tests)")
     _add_naming(sub)
     _add_common(sub)
+    _add_wait(sub)
     sub.set_defaults(run=cmd_deliver)
 
     sub = commands.add_parser("restore-prep", help="unpack delivered data for scriptForPI.py, checked first",
@@ -487,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the SPACESAVING scriptForPI.py will run with (default 1; 0-3)")
     sub.add_argument("--write-ppr", action="store_true", help="also write a restore PPR (hifa_restoredata)")
     _add_common(sub)
+    _add_wait(sub)
     sub.set_defaults(run=cmd_restore_prep)
 
     sub = commands.add_parser("workspace", help="QA2 workspace helpers: start an SB, clear an EB, flux equalisation",
@@ -503,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--project", metavar="CODE", help="project code (default: the parent folder name, if it is one)")
     act.add_argument("--move", action="store_true", help="move the ASDMs into the EB folders instead of linking")
     _add_common(act)
+    _add_wait(act)
     act.set_defaults(run=cmd_workspace_start)
     act = actions.add_parser("clear", help="remove everything in an EB folder but its ASDM and calibration script",
                              description="List what goes, ask, then remove everything in EB_DIR except the ASDM "
@@ -511,12 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("eb_dir", help="the EB folder")
     act.add_argument("--yes", action="store_true", help="do not ask")
     _add_common(act)
+    _add_wait(act)
     act.set_defaults(run=cmd_workspace_clear)
     act = actions.add_parser("fluxequal-start", help="link the EBs' *.ms.split.cal and *.fluxscale into calibrated/",
                              description="Make relative links in calibrated/ to every EB's *.ms.split.cal and "
                                          "*.fluxscale, for flux equalisation. Existing names are left alone.")
     act.add_argument("sb_dir", help="the SB folder (or its reduction folder)")
     _add_common(act)
+    _add_wait(act)
     act.set_defaults(run=cmd_workspace_fluxequal)
     return parser
 
@@ -534,29 +564,50 @@ def _setup_terminal_logging(args: argparse.Namespace) -> logging.Handler | None:
     return handler
 
 
+def _tolerant_streams() -> None:
+    """Let odd file names (bytes that are not UTF-8) print escaped instead of stopping a run."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``qa2pack`` command; return its exit code."""
+    """Run the ``qa2pack`` command; return its exit code.
+
+    Every refusal is one line on stderr.  The exit code is 2 only when nothing was written; an
+    error after the first write is 3 (the run cleaned up or left its marker), whatever raised it.
+    """
+    _tolerant_streams()
     handler = None
     json_mode = argv is not None and "--json" in argv or argv is None and "--json" in sys.argv[1:]
-    try:
-        args = build_parser().parse_args(argv)
-        handler = _setup_terminal_logging(args)
-        run: Handler = args.run
-        return run(args)
-    except Qa2packError as exc:
-        sys.stderr.write(f"qa2pack: error: {exc}\n")
-        if json_mode:
-            _emit_json({"error": str(exc), "exit_code": exc.exit_code, "details": list(exc.details)})
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("qa2pack: interrupted; a partial package keeps its .qa2pack-incomplete marker and "
-                         "the next run rolls it back\n")
-        return EXIT_INTERRUPTED
-    except SystemExit as exc:  # --help and --version
-        return int(exc.code or 0)
-    finally:
-        if handler is not None:
-            log.removeHandler(handler)
+    with tracking_writes() as writes:
+        try:
+            args = build_parser().parse_args(argv)
+            handler = _setup_terminal_logging(args)
+            run: Handler = args.run
+            return run(args)
+        except Qa2packError as exc:
+            return _fail(str(exc), exit_code_for(exc, bool(writes)), json_mode, exc.details)
+        except OSError as exc:  # the disk or the network failed under us: one line, never a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            return _fail(f"{exc.strerror or exc}{where}", EXIT_FAILED_MIDRUN if writes else EXIT_BAD_INPUT, json_mode)
+        except KeyboardInterrupt:
+            sys.stderr.write("qa2pack: interrupted; a partial package keeps its .qa2pack-incomplete marker and "
+                             "the next run rolls it back\n")
+            return EXIT_INTERRUPTED
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        finally:
+            if handler is not None:
+                log.removeHandler(handler)
+
+
+def _fail(message: str, code: int, json_mode: bool, details: Sequence[str] = ()) -> int:
+    sys.stderr.write(f"qa2pack: error: {message}\n")
+    if json_mode:
+        _emit_json({"error": message, "exit_code": code, "details": list(details)})
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

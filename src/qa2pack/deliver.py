@@ -12,8 +12,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, VerifyFailed
+from .errors import InputError, VerifyFailed, note_writing
 from .layout import DEFAULT_NAMING, DeliveryNaming, delivered_ticket_name
+from .lock import RunLock, Want
 from .manifest import manifest_path, md5sum_line
 from .progress import Progress, SilentProgress
 from .tarsplit import DEFAULT_MAX_SIZE, check_project_name, find_units, refuse_fake_package, tarsplit
@@ -41,10 +42,17 @@ def partial_path(dest: Path) -> Path:
 
 
 def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_ok: bool = False,
-            progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING) -> DeliveryReport:
-    """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST."""
-    progress = progress or SilentProgress()
+            progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING,
+            wait: bool = False) -> DeliveryReport:
+    """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST (held exclusively)."""
     packpath, dest = Path(packpath), Path(dest)
+    with RunLock([Want(packpath, exclusive=False), Want(dest, exclusive=True)], "deliver", wait,
+                 on_wait=log.warning):
+        return _deliver(packpath, dest, max_size, fake_ok, progress or SilentProgress(), naming)
+
+
+def _deliver(packpath: Path, dest: Path, max_size: int, fake_ok: bool, progress: Progress,
+             naming: DeliveryNaming) -> DeliveryReport:
     refuse_fake_package(packpath, fake_ok)
     if os.path.lexists(dest):
         raise InputError(f"{dest} exists already; a delivery is never written over (remove it or choose another)")
@@ -54,6 +62,7 @@ def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_o
     if partial.exists():
         log.warning("removing the partial delivery %s left by an interrupted run", partial)
         shutil.rmtree(partial)
+    note_writing(str(partial))
     dest.parent.mkdir(parents=True, exist_ok=True)
     split = tarsplit(packpath, partial, max_size, progress=progress, naming=naming)
     tars = [path for path, _, _ in split.tars]

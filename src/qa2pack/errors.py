@@ -6,7 +6,9 @@ line; the CLI prints that line and returns ``exit_code``.  Anything else is a bu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 # Exit codes (STYLE rule 8): one table, used by every command.
@@ -15,6 +17,36 @@ EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_FAILED_MIDRUN = 3
 EXIT_INTERRUPTED = 130
+
+
+# -- whether a run has written anything (exit 2 promises it has not) --------------------------
+
+_WRITES: ContextVar[list[str] | None] = ContextVar("qa2pack_writes", default=None)
+
+
+def note_writing(what: str) -> None:
+    """Record that the current run starts writing (its first write decides exit 2 or 3)."""
+    writes = _WRITES.get()
+    if writes is not None and not writes:
+        writes.append(what)
+
+
+@contextmanager
+def tracking_writes() -> Iterator[list[str]]:
+    """Track the writes of one run: the list holds the first thing written, if any."""
+    writes: list[str] = []
+    token = _WRITES.set(writes)
+    try:
+        yield writes
+    finally:
+        _WRITES.reset(token)
+
+
+def exit_code_for(error: Qa2packError, wrote: bool) -> int:
+    """Return the exit code of a failed run: 2 only when nothing was written, else 3 (verify's 1 stays)."""
+    if error.exit_code == EXIT_BAD_INPUT and wrote:
+        return EXIT_FAILED_MIDRUN
+    return error.exit_code
 
 
 class Qa2packError(Exception):
@@ -77,6 +109,10 @@ class PreflightError(Qa2packError):
             listed = "; ".join(f"({n}) {p}" for n, p in enumerate(problems, 1))
             message = f"{len(problems)} problems, nothing was written: {listed}"
         super().__init__(message, problems)
+
+
+class LockBusyError(Qa2packError):
+    """Another run holds the package, delivery or restore folder this run needs."""
 
 
 class PipelineRunError(InputError):

@@ -22,26 +22,27 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .atomic import write_atomic
-from .errors import CrossDeviceError, ExecutionError, Qa2packError
+from .errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
 from .journal import MARKER, Journal, moves_count, undo_moves
-from .manifest import HashingWriter, copy_with_md5, hash_files, new_md5
+from .manifest import HashingWriter, SourceChanged, copy_with_md5, hash_files_steady, new_md5
 from .model import Action, Append, Mode, Op, Plan
 from .progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)
 
-# -- transfer functions: (source, destination) -> md5 or None ------------------------------------
+# -- transfer functions: (source, destination) -> (md5 or None, size read or None) ---------------
 
-Transfer = Callable[[str, str], "str | None"]
+Transfer = Callable[[str, str], "tuple[str | None, int | None]"]
+NOT_READ: tuple[str | None, int | None] = (None, None)  # nothing was read: the planned size stands
 
 
-def fake_file(src: str, dst: str) -> str | None:
+def fake_file(src: str, dst: str) -> tuple[str | None, int | None]:
     """Create an empty file with the target's name."""
     os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    return None
+    return NOT_READ
 
 
-def hard_link(src: str, dst: str) -> str | None:
+def hard_link(src: str, dst: str) -> tuple[str | None, int | None]:
     """Hard-link the source: same inode, no data written."""
     try:
         os.link(src, dst)
@@ -49,10 +50,10 @@ def hard_link(src: str, dst: str) -> str | None:
         if exc.errno == errno.EXDEV:  # preflight should have caught this; stay explicit anyway
             raise CrossDeviceError(Path(src), Path(dst), "hard") from None
         raise
-    return None
+    return NOT_READ
 
 
-def copy_file(src: str, dst: str) -> str | None:
+def copy_file(src: str, dst: str) -> tuple[str | None, int | None]:
     """Copy with timestamps, hashing on the way (one read)."""
     return copy_with_md5(src, dst)
 
@@ -85,7 +86,7 @@ class EmptyInodes:
             self._count += 1
             return self.sources[-1]
 
-    def link(self, src: str, dst: str) -> str | None:
+    def link(self, src: str, dst: str) -> tuple[str | None, int | None]:
         """Make ``dst`` an empty file (a link to the current shared empty inode)."""
         source = self._source()
         try:
@@ -97,7 +98,7 @@ class EmptyInodes:
                 if self.sources[-1] == source:
                     self._count = self.per_inode  # this file system allows fewer links: start a new one
             return self.link(src, dst)
-        return None
+        return NOT_READ
 
     def remove_sources(self) -> None:
         """Remove the shared empty files (the package's files keep their inodes)."""
@@ -160,6 +161,7 @@ class Executor:
         self.progress = progress or SilentProgress()
         self.started = started
         self.result = ExecutionResult()
+        self.changed: list[str] = []  # sources that changed while the run read them (said in the report)
         self.journal: Journal | None = None
         self._made: set[str] = set()
         self._joined = tuple(f"{m.folder.as_posix()}/" for m in plan.members if m.joins_existing)
@@ -211,6 +213,7 @@ class Executor:
     # -- phases -----------------------------------------------------------------------------------
     def _prepare(self) -> None:
         plan = self.plan
+        note_writing(str(self.packpath))
         self.packpath.mkdir(parents=True, exist_ok=True)
         replacing = plan.append is Append.REPLACE
         header = {"mode": plan.mode.value, "append": plan.append.value, "started": self.started,
@@ -301,13 +304,30 @@ class Executor:
         for name, size in files:
             if abort.is_set():
                 break
-            if name:
-                done.append((f"{rel}/{name}", size, transfer(f"{src}/{name}", f"{dst}/{name}")))
-            else:
-                done.append((rel, size, transfer(src, dst)))
+            path = f"{rel}/{name}" if name else rel
+            source = f"{src}/{name}" if name else src
+            md5, read = self._transfer_steady(transfer, source, f"{dst}/{name}" if name else dst)
+            if read is not None and read != size:  # changed between the scan and the copy: the copy is what holds
+                self.changed.append(f"{source} ({size} bytes when scanned, {read} when copied)")
+            done.append((path, size if read is None else read, md5))
             nbytes += size
         self.progress.advance(len(done), nbytes)
         return done
+
+    def _transfer_steady(self, transfer: Transfer, source: str, target: str) -> tuple[str | None, int | None]:
+        """Transfer once; a source that changed while it was read is copied once more, then refused."""
+        try:
+            return transfer(source, target)
+        except SourceChanged:
+            pass
+        try:
+            result = transfer(source, target)
+        except SourceChanged:
+            raise ExecutionError(f"{source} kept changing while it was copied (twice); stopped: package it when "
+                                 f"nothing writes to it any more. The partial package is marked by "
+                                 f"{self.packpath / MARKER} and the next run rolls it back") from None
+        self.changed.append(f"{source} (changed while it was copied; copied again)")
+        return result
 
     def _run_jobs(self) -> None:
         plan = self.plan
@@ -329,7 +349,7 @@ class Executor:
         if self.journal is not None:
             self.journal.created(rel)
 
-    def move_file(self, src_text: str, dst_text: str) -> str | None:
+    def move_file(self, src_text: str, dst_text: str) -> tuple[str | None, int | None]:
         """Move one file into the package and leave a link to it at the origin."""
         assert self.journal is not None
         src, dst = Path(src_text), Path(dst_text)
@@ -341,7 +361,7 @@ class Executor:
                 raise CrossDeviceError(src, dst, "move") from None
             raise
         os.symlink(dst, src)  # files only: folders at the origin stay real folders
-        return None
+        return NOT_READ
 
     def _copy_dir_times(self, action: Action) -> None:
         if not action.is_tree:
@@ -405,8 +425,15 @@ class Executor:
             return
         entries = self.result.entries
         todo = [(rel, self._abs(rel)) for rel, (_, md5) in entries.items() if md5 is None]
-        for rel, md5 in hash_files(todo, workers=2).items():
-            entries[rel] = (entries[rel][0], md5)
+        try:
+            for rel, (md5, size) in hash_files_steady(todo, workers=2).items():
+                if size != entries[rel][0]:
+                    self.changed.append(f"{self._abs(rel)} ({entries[rel][0]} bytes when scanned, {size} when hashed)")
+                entries[rel] = (size, md5)
+        except SourceChanged as exc:
+            raise ExecutionError(f"{exc.path} kept changing while its checksum was computed (twice); stopped: "
+                                 "package it when nothing writes to it any more. The partial package is marked by "
+                                 f"{self.packpath / MARKER} and the next run rolls it back") from None
 
     def run(self) -> ExecutionResult:
         """Carry out the plan; on failure leave the marker and raise :class:`ExecutionError`."""

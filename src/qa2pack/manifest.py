@@ -44,18 +44,59 @@ def md5_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def copy_with_md5(src: str, dst: str) -> str:
-    """Copy ``src`` to a new file ``dst`` (never overwriting), keep its times, return the md5."""
+class SourceChanged(Exception):
+    """A file's size or modification time changed while it was read (or it vanished)."""
+
+    def __init__(self, path: str, what: str = "changed") -> None:
+        super().__init__(f"{path} {what} while it was read")
+        self.path = path
+        self.what = what
+
+
+def _unchanged(before: os.stat_result, after: os.stat_result, read: int) -> bool:
+    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == (read, after.st_mtime_ns)
+
+
+def copy_with_md5(src: str, dst: str) -> tuple[str, int]:
+    """Copy ``src`` to a new file ``dst`` (never overwriting), keep its times; return (md5, size).
+
+    A source whose size or modification time changes while it is read raises
+    :class:`SourceChanged` and leaves no ``dst``: the copy would not be any one version of it.
+    """
     digest = new_md5()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
+    read = 0
     with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
+        before = os.fstat(fin.fileno())
         while n := fin.readinto(buf):
             chunk = view[:n]
             digest.update(chunk)
             fout.write(chunk)
+            read += n
+        after = os.fstat(fin.fileno())
+    if not _unchanged(before, after, read):
+        os.unlink(dst)
+        raise SourceChanged(src)
     shutil.copystat(src, dst)
-    return digest.hexdigest()
+    return digest.hexdigest(), read
+
+
+def stable_md5(path: str) -> tuple[str, int]:
+    """Return (md5, size) of a file read once, raising :class:`SourceChanged` if it changed meanwhile."""
+    digest = new_md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    read = 0
+    with open(path, "rb", buffering=0) as handle:
+        before = os.fstat(handle.fileno())
+        while n := handle.readinto(buf):
+            digest.update(view[:n])
+            read += n
+        after = os.fstat(handle.fileno())
+    if not _unchanged(before, after, read):
+        raise SourceChanged(path)
+    return digest.hexdigest(), read
 
 
 class HashingWriter:
@@ -226,6 +267,22 @@ def read_manifest(path: Path) -> Manifest:
         md5, size, rel = parts
         manifest.entries[unescape_field(rel)] = (int(size), None if md5 == "-" else md5)
     return manifest
+
+
+def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
+    """Return {key: (md5, size)}; a file that changed while read is read once more, then :class:`SourceChanged`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = list(paths)
+
+    def one(pair: tuple[str, str]) -> tuple[str, int]:
+        try:
+            return stable_md5(pair[1])
+        except SourceChanged:
+            return stable_md5(pair[1])
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return {key: result for (key, _), result in zip(pairs, pool.map(one, pairs), strict=True)}
 
 
 def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2,

@@ -44,13 +44,20 @@ def _local(tag: str) -> str:
 
 
 def read_pipeline_manifest(path: Path) -> PipelineManifest:
-    """Parse a pipeline manifest; one that is not XML is a :class:`PipelineRunError`."""
+    """Parse a pipeline manifest file; one that is not XML is a :class:`PipelineRunError`."""
     try:
-        root = ET.parse(path).getroot()  # noqa: S314 - a delivered file the user points at
-    except ET.ParseError as exc:
-        raise PipelineRunError(f"the pipeline manifest {path} is not valid XML ({exc})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise PipelineRunError(f"cannot read the pipeline manifest {path}: {exc.strerror}") from None
+    return parse_pipeline_manifest(data, path)
+
+
+def parse_pipeline_manifest(data: bytes, path: Path) -> PipelineManifest:
+    """Parse the bytes of a pipeline manifest (``path`` names it in errors and in the result)."""
+    try:
+        root = ET.fromstring(data)  # noqa: S314 - a delivered file the user points at
+    except ET.ParseError as exc:
+        raise PipelineRunError(f"the pipeline manifest {path} is not valid XML ({exc})") from None
     ous_element = next((e for e in root.iter() if _local(e.tag) == "ous"), None)
     ous = leading_uid(ous_element.get("name", "")) if ous_element is not None else None
     sessions: dict[str, tuple[str, ...]] = {}

@@ -9,14 +9,15 @@ ephemerides, calibration scripts and FITS headers the draft names (:class:`Conte
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ._version import __version__
 from .config import Config
-from .errors import EphemerisConflictError, PackpathError, UsageError
+from .errors import EphemerisConflictError, InputError, PackpathError, UsageError
 from .ingest import unreadable_name
 from .layout import GROUP_LEVEL, LEVELS, MEMBER_LEVEL, README_NAME, SG_LEVEL, in_readme, is_auxiliary, level_folders
 from .members import Context, MemberSource, asdm_names, find_members, folder_contexts, staged_members
@@ -516,9 +517,47 @@ def draft_plan(scan_tree: Folder, origpath: Path, packname: str, options: Packag
         actions.sort(key=lambda a: a.target.as_posix())
         drafts.append(DraftMember(folder, member.root.rel or ".", member.eb_uids,
                                   tuple(eb.rel or "." for eb in member.eb_folders), tuple(actions), joins))
+    refuse_undeliverable_names(drafts)
     ephemerides = tuple((n, tuple(s)) for n, s in sorted(all_ephemerides.items()) if len(s) > 1)
     return Draft(origpath, packname, options, state, externals, tuple(drafts), tuple(skipped), tuple(findings),
                  ephemerides, tuple(new_dirs))
+
+
+def _packaged_names(actions: Iterable[Action]) -> Iterator[str]:
+    """Every source path a member packages (the targets are made from these names)."""
+    for action in _flatten(actions):
+        if action.source is None:
+            continue
+        yield action.source
+        yield from (f"{action.source}/{inner}" for inner in action.dirs)
+        yield from (f"{action.source}/{name}" for name, _ in action.files if name)
+
+
+def describe_name(path: str) -> str:
+    """Show a path as its bytes would read (escapes for what is not printable or not UTF-8)."""
+    raw = os.fsencode(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{str(raw)[1:]} (not UTF-8)"
+    return f"{text!r} (a control or invisible character)"
+
+
+def refuse_undeliverable_names(members: Sequence[DraftMember]) -> None:
+    """Refuse, before anything is written, names no delivery can carry.
+
+    A newline or another control character breaks the README, the manifest and the archive's
+    line-by-line reading of both; bytes that are not UTF-8 cannot be written into a README or
+    a tar's UTF-8 names.  Every such name is listed, so they can be renamed in one go.
+    """
+    names = [name for member in members for name in _packaged_names(member.actions)]
+    if "/".join(names).isprintable():  # the common case: one pass over all names
+        return
+    bad = sorted({name for name in names if not name.isprintable()})
+    shown = "; ".join(describe_name(name) for name in bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10
+                                                                    else "")
+    raise InputError(f"{len(bad)} name(s) cannot be delivered (the README, the manifest and the archive cannot carry "
+                     f"them): {shown}; rename them and run again", [describe_name(name) for name in bad])
 
 
 # -- a staged package after scriptForPI.py -----------------------------------------------------

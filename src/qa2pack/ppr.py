@@ -82,13 +82,20 @@ def unread_sessions(sessions: Mapping[str, Sequence[str]]) -> list[str]:
 
 
 def read_ppr(path: Path) -> ProcessingRequest:
-    """Parse a PPR; a file that is not one, or names no OUS, is a :class:`PipelineRunError`."""
+    """Parse a PPR file; one that is not a PPR, or names no OUS, is a :class:`PipelineRunError`."""
     try:
-        root = ET.parse(path).getroot()  # noqa: S314 - a local file the user points at
-    except ET.ParseError as exc:
-        raise PipelineRunError(f"the PPR {path} is not valid XML ({exc})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise PipelineRunError(f"cannot read the PPR {path}: {exc.strerror}") from None
+    return parse_ppr(data, path)
+
+
+def parse_ppr(data: bytes, path: Path) -> ProcessingRequest:
+    """Parse the bytes of a PPR (``path`` names it in errors and in the result)."""
+    try:
+        root = ET.fromstring(data)  # noqa: S314 - a local file the user points at
+    except ET.ParseError as exc:
+        raise PipelineRunError(f"the PPR {path} is not valid XML ({exc})") from None
     if _local(root.tag) != "SciPipeRequest":
         raise PipelineRunError(f"{path} is not a pipeline processing request (root element {_local(root.tag)})")
     refs = _find_all(root, "OUSStatusRef")

@@ -1,48 +1,57 @@
-"""Prepare delivered data for ``scriptForPI.py`` (SPEC section 10, seeds 002 and 003).
+"""Prepare delivered data for ``scriptForPI.py``: check everything first, then unpack all or nothing.
 
-Product tars and raw ASDM tars (or folders) are unpacked safely into one place, the raw data
-end up in ``raw/`` beside ``script/`` and ``calibration/`` of each member, and the checks
-scriptForPI.py would do first are done here, before hours of CASA: every EB the scripts,
-the PPR or the pipeline manifest name has its ASDM, ``calibrated/`` does not exist yet, and
-the disk can hold what scriptForPI.py will write.
+Product tars and raw ASDM tars (or folders) are listed without writing; from the listings the
+run knows the final tree, and every check scriptForPI.py would make first is made on it, before
+the first byte: the tree is safe (see :mod:`~qa2pack.unpack`), every EB the scripts, the PPR or
+the pipeline manifest name has its ASDM in ``raw/`` beside ``script/`` and ``calibration/``,
+``calibrated/`` does not exist yet, the PPR reads, and the disk holds the unpacked data and what
+scriptForPI.py will write.  Any problem is reported, all at once, with nothing written (exit 2).
+Then the unpacking writes folders and files, links last, and checks the links on disk; a
+failure removes what the run wrote (exit 3), and a killed run is removed by the next one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
 import re
 import shutil
-import stat
-import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InputError, RestoreError, UnsafeArchiveError, UsageError
+from .errors import ExecutionError, InputError, PipelineRunError, Qa2packError, RestoreError, UnsafeArchiveError
 from .layout import LEVELS, MEMBER_LEVEL
-from .manifest import CHUNK
-from .naming import (
-    PIPELINE_MANIFEST_GLOBS,
-    PPR_GLOBS,
-    asdm_uid,
-    calibration_script_uid,
-    matches,
-    natural_sorted,
-)
-from .pipemanifest import PipelineManifest, read_pipeline_manifest
-from .ppr import ProcessingRequest, RestoreRequest, read_ppr, unread_sessions, write_restore_ppr
-from .probe import is_asdm, tree_size
+from .lock import RunLock, Want
+from .naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, asdm_uid, calibration_script_uid, matches, natural_sorted
+from .pipemanifest import PipelineManifest, parse_pipeline_manifest
+from .ppr import ProcessingRequest, RestoreRequest, parse_ppr, unread_sessions, write_restore_ppr
+from .probe import is_asdm
 from .progress import Progress, SilentProgress, human_bytes
+from .unpack import (
+    JOURNAL,
+    Entry,
+    Extraction,
+    FinalTree,
+    Listing,
+    check_links_on_disk,
+    copy_folder,
+    extract_tar,
+    first_member,
+    list_folder,
+    list_tar,
+    merge,
+    space_problems,
+    tree_problems,
+    undo,
+)
 
 log = logging.getLogger(__name__)
 
 RAW_TAR_RE = re.compile(r"^(?P<project>.+?)_(?P<uid>uid___[A-Za-z0-9]+_[A-Za-z0-9]+_[A-Za-z0-9]+)\.asdm\.sdm\.tar$")
 ASDM_SUFFIX = ".asdm.sdm"
-# Scripts that make scriptForPI.py keep another copy of the data (SPEC section 10: f = 1).
+# Scripts that make scriptForPI.py keep another copy of the data (f = 1 in its estimate).
 EXTRA_COPY_SCRIPTS = ("scriptForFluxCalibration.py", "scriptForPolCalibration.py", "scriptForImagingPrep.py")
 
 
@@ -53,147 +62,52 @@ def space_factor(spacesaving: int, extra_copy: bool) -> int:
     flux, polarisation or imaging-prep scripts are present.
     """
     if spacesaving < 0:
-        raise UsageError("SPACESAVING must be 0 or more")
+        raise InputError("SPACESAVING must be 0 or more")
     base = 11 if spacesaving == 0 else 7 if spacesaving == 1 else 3
     return base + (3 if extra_copy else 0)
 
 
-# -- safe unpacking -----------------------------------------------------------------------------
+# -- the inputs ----------------------------------------------------------------------------------------
 
 
 @dataclass
-class Unpacked:
-    """What unpacking wrote (so that a refused archive can be taken back)."""
+class Inputs:
+    """The inputs of one run, sorted by what they are."""
 
-    files: list[Path] = field(default_factory=list)
-    dirs: list[Path] = field(default_factory=list)
-
-    def undo(self) -> None:
-        """Remove what this unpacking wrote."""
-        for path in reversed(self.files):
-            if os.path.lexists(path):
-                path.unlink()
-        for path in sorted(self.dirs, key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+    product_tars: list[Path] = field(default_factory=list)
+    raw_tars: list[Path] = field(default_factory=list)
+    packages: list[Path] = field(default_factory=list)  # unpacked packages (folders)
+    asdms: list[Path] = field(default_factory=list)  # ASDM folders
 
 
-def _safe_target(into: Path, name: str, archive: Path) -> Path:
-    """Return where a member may be written, or refuse: absolute, ``..`` or through a link."""
-    posix = PurePosixPath(name)
-    if posix.is_absolute() or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} has an absolute path; refused, nothing kept")
-    if ".." in posix.parts:
-        raise UnsafeArchiveError(f"{archive.name}: member {name!r} leaves the target folder (..); refused")
-    target = into.joinpath(*[p for p in posix.parts if p not in ("", ".")])
-    # Never write through a symbolic link, even one inside the target (a link, then a file through it).
-    current = into
-    for part in target.relative_to(into).parts[:-1]:
-        current = current / part
-        if current.is_symlink():
-            raise UnsafeArchiveError(f"{archive.name}: member {name!r} would be written through the link "
-                                     f"{current.relative_to(into)}; refused")
-    return target
+def sort_inputs(paths: Sequence[Path]) -> Inputs:
+    """Sort the inputs; one that does not exist or is neither a tar nor a usable folder is refused."""
+    found = Inputs()
+    for path in map(Path, paths):
+        if not os.path.lexists(path):
+            raise InputError(f"input does not exist: {path}")
+        if path.is_dir():
+            inner = sorted(path.glob("*.tar"))
+            if is_asdm(path):
+                found.asdms.append(path)
+            elif inner:
+                for tar in inner:
+                    (found.raw_tars if RAW_TAR_RE.match(tar.name) else found.product_tars).append(tar)
+            elif any(MEMBER_LEVEL.holds(p.name) for p in path.rglob("*") if p.is_dir()):
+                found.packages.append(path)
+            else:
+                raise InputError(f"{path} is neither an ASDM, a folder of tars nor an unpacked package")
+        elif path.is_file() and path.name.endswith(".tar"):
+            (found.raw_tars if RAW_TAR_RE.match(path.name) else found.product_tars).append(path)
+        else:
+            raise InputError(f"not a tar file or folder: {path}")
+    return found
 
 
-def _inside(path: Path, root: Path) -> bool:
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
-def unpack_tar(archive: Path, into: Path, rename_top: tuple[str, str] | None = None,
-               progress: Progress | None = None) -> Unpacked:
-    """Unpack one tar into ``into`` member by member, refusing anything unsafe.
-
-    ``rename_top`` (old prefix, new prefix) places raw tars that do not carry their package
-    path.  On a refusal everything this call wrote is removed again.
-    """
-    progress = progress or SilentProgress()
-    done = Unpacked()
-    try:
-        with tarfile.open(archive, "r|*") as tar:
-            for member in tar:
-                name = _renamed(member.name, rename_top)
-                target = _safe_target(into, name, archive)
-                _extract_one(tar, member, target, into, archive, done)
-                progress.advance(1 if member.isfile() else 0, member.size if member.isfile() else 0)
-    except UnsafeArchiveError:
-        done.undo()
-        raise
-    except tarfile.TarError as exc:
-        done.undo()
-        raise InputError(f"{archive} is not a readable tar file ({exc})") from None
-    return done
-
-
-def _renamed(name: str, rename: tuple[str, str] | None) -> str:
-    """Apply ``(old_prefix, new_prefix)`` to a member name ('' as old prefix: put new in front)."""
-    if rename is None:
-        return name
-    old, new = rename
-    clean = name.strip("/")
-    if not old:
-        return f"{new}/{clean}" if clean else new
-    if clean == old or clean.startswith(old + "/"):
-        return new + clean[len(old):]
-    return f"{new}/{clean}"
-
-
-def _mkdirs(path: Path, into: Path, done: Unpacked) -> None:
-    missing = []
-    current = path
-    while not current.exists() and current != into:
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        folder.mkdir()
-        done.dirs.append(folder)
-
-
-def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, into: Path, archive: Path,
-                 done: Unpacked) -> None:
-    if member.isdir():
-        _mkdirs(target, into, done)
-        return
-    _mkdirs(target.parent, into, done)
-    if os.path.lexists(target):
-        raise UnsafeArchiveError(f"{archive.name}: member {member.name!r} would overwrite {target}; refused")
-    if member.issym():
-        link_target = target.parent / member.linkname
-        if os.path.isabs(member.linkname) or not _inside(link_target, into):
-            raise UnsafeArchiveError(f"{archive.name}: link {member.name!r} -> {member.linkname!r} points outside "
-                                     "the target folder; refused")
-        os.symlink(member.linkname, target)
-        done.files.append(target)
-        return
-    if member.islnk():
-        source = _safe_target(into, member.linkname, archive)
-        if not source.is_file() or source.is_symlink() or not _inside(source, into):
-            raise UnsafeArchiveError(f"{archive.name}: hard link {member.name!r} -> {member.linkname!r} points "
-                                     "outside the target folder; refused")
-        os.link(source, target)
-        done.files.append(target)
-        return
-    if not member.isfile():
-        raise UnsafeArchiveError(f"{archive.name}: member {member.name!r} is a device, fifo or other special file; "
-                                 "refused")
-    handle = tar.extractfile(member)
-    assert handle is not None
-    with open(target, "xb") as out:
-        done.files.append(target)
-        while block := handle.read(CHUNK):
-            out.write(block)
-    os.chmod(target, stat.S_IMODE(member.mode) & 0o755 | 0o600)
-    os.utime(target, (member.mtime, member.mtime))
-
-
-def _tar_top(archive: Path) -> str:
-    """Return the first member name of a tar (raw tars with or without the package path)."""
-    with tarfile.open(archive, "r|*") as tar:
-        for member in tar:
-            return member.name
-    return ""
+def _wanted_text(path: str) -> bool:
+    """Tell the listings which contents the checks read: PPRs and pipeline manifests in script/."""
+    parent, _, name = path.rpartition("/")
+    return parent.rsplit("/", 1)[-1] == "script" and matches(name, PPR_GLOBS + PIPELINE_MANIFEST_GLOBS)
 
 
 # -- the members of the restored package ---------------------------------------------------------
@@ -206,6 +120,7 @@ class RestoreMember:
     folder: Path
     named_ebs: dict[str, str] = field(default_factory=dict)  # EB uid -> where it is named
     asdms: dict[str, Path] = field(default_factory=dict)  # EB uid -> ASDM folder in raw/
+    asdm_bytes: int = 0
     pipeline: bool = False
     sessions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     mous: str | None = None
@@ -215,6 +130,7 @@ class RestoreMember:
     extra_copy: bool = False
     request: ProcessingRequest | None = None
     manifest: PipelineManifest | None = None
+    calibrated_delivered: bool = False  # the delivery holds calibrated MSs: nothing to restore
 
     @property
     def missing(self) -> list[str]:
@@ -227,67 +143,83 @@ class RestoreMember:
         return natural_sorted(set(self.asdms) - set(self.named_ebs))
 
 
-def find_members(into: Path) -> list[Path]:
-    """Return the member folders below ``into`` (a folder with a script/ folder)."""
-    return sorted({p.parent for p in into.rglob("script") if p.is_dir() and not p.is_symlink()},
-                  key=lambda p: p.as_posix())
-
-
 def _session_keyword(name: str) -> str:
     """Return the PPR keyword of a manifest session: ``session_2`` -> ``SESSION_2``."""
     return name.upper() if name.lower().startswith("session_") else name
 
 
-def inspect_member(folder: Path) -> RestoreMember:
-    """Read what a member's scripts, PPR and manifest expect, and which ASDMs raw/ holds."""
-    member = RestoreMember(folder)
-    script = folder / "script"
-    names = sorted(p.name for p in script.iterdir()) if script.is_dir() else []
-    for name in names:
+def member_folders(tree: FinalTree) -> list[str]:
+    """Return the member folders of the final tree: the folders holding a ``script/`` folder."""
+    found = set()
+    for path in tree.entries:
+        parts = path.split("/")
+        if "script" in parts:
+            found.add("/".join(parts[:parts.index("script")]) or ".")
+    if tree.root.is_dir():
+        for script in tree.root.rglob("script"):
+            if script.is_dir() and not script.is_symlink():
+                found.add(script.parent.relative_to(tree.root).as_posix())
+    return sorted(rel for rel in found if tree.kind("script" if rel == "." else f"{rel}/script") == "dir")
+
+
+def _text(tree: FinalTree, texts: Mapping[str, bytes], path: str) -> bytes:
+    if path in texts:
+        return texts[path]
+    return (tree.root / path).read_bytes()
+
+
+def _tree_size(tree: FinalTree, folder: str) -> int:
+    """Bytes below a folder of the final tree: the entries' declared sizes, or the disk's for what is there."""
+    prefix = folder + "/"
+    planned = sum(e.size for p, e in tree.entries.items() if p.startswith(prefix) and e.kind == "file")
+    if planned or not (tree.root / folder).is_dir():
+        return planned
+    return sum(p.stat().st_size for p in (tree.root / folder).rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def inspect_member(tree: FinalTree, texts: Mapping[str, bytes], rel: str) -> RestoreMember:
+    """Read what a member's scripts, PPR and manifest expect, and which ASDMs ``raw/`` will hold."""
+    prefix = "" if rel == "." else f"{rel}/"
+    member = RestoreMember(tree.root / rel)
+    for name in sorted(tree.children(f"{prefix}script")):
+        where = f"script/{name}"
         uid = calibration_script_uid(name)
         if uid:
-            member.named_ebs.setdefault(uid, f"script/{name}")
+            member.named_ebs.setdefault(uid, where)
+        path = f"{prefix}script/{name}"
         if matches(name, PPR_GLOBS):
             member.pipeline = True
-            request = read_ppr(script / name)
+            request = parse_ppr(_text(tree, texts, path), tree.root / path)
             member.request = request
             member.project, member.mous = request.project, request.mous
             member.sous, member.gous = request.sous, request.gous
             member.sessions = dict(request.sessions)
-            for uid in list(request.asdms) + [e for ebs in request.sessions.values() for e in ebs]:
-                member.named_ebs.setdefault(uid, f"script/{name}")
+            for eb in list(request.asdms) + [e for ebs in request.sessions.values() for e in ebs]:
+                member.named_ebs.setdefault(eb, where)
         if matches(name, PIPELINE_MANIFEST_GLOBS):
-            manifest = read_pipeline_manifest(script / name)
+            manifest = parse_pipeline_manifest(_text(tree, texts, path), tree.root / path)
             member.manifest = manifest
-            for uid in manifest.asdms:
-                member.named_ebs.setdefault(uid, f"script/{name}")
+            for eb in manifest.asdms:
+                member.named_ebs.setdefault(eb, where)
             member.sessions = member.sessions or {_session_keyword(n): ebs for n, ebs in manifest.sessions.items()}
             member.mous = member.mous or manifest.ous
         if name in EXTRA_COPY_SCRIPTS or name.endswith(tuple(f".{s}" for s in EXTRA_COPY_SCRIPTS)):
             member.extra_copy = True
-    levels = [p.name for p in (folder, folder.parent, folder.parent.parent)]
-    for name, level, attr in zip(levels, reversed(LEVELS), ("mous", "gous", "sous"), strict=True):
+    levels = list(PurePosixPath(tree.root.name if rel == "." else rel).parts[-3:])
+    for level, name, attr in zip(LEVELS[-len(levels):], levels, ("sous", "gous", "mous")[-len(levels):],
+                                 strict=True):
         if getattr(member, attr) is None:
             setattr(member, attr, level.uid_of(name))
-    raw = folder / "raw"
-    if raw.is_dir():
-        for entry in sorted(raw.iterdir()):
-            if is_asdm(entry):
-                member.asdms[asdm_uid(entry.name)] = entry
+    for name in sorted(tree.children(f"{prefix}raw")):
+        raw = f"{prefix}raw/{name}"
+        if tree.kind(raw) == "dir" and ({"ASDMBinary", "ASDM.xml"} & tree.children(raw)):
+            member.asdms[asdm_uid(name)] = tree.root / raw
+            member.asdm_bytes += _tree_size(tree, raw)
+    member.calibrated_delivered = any(p.startswith(f"{prefix}calibrated/") for p in tree.entries)
     return member
 
 
-def _link_or_copy_tree(source: Path, target: Path) -> None:
-    """Place a folder given on the command line: hard links where possible, copies otherwise."""
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                raise
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, symlinks=True, copy_function=link)
+# -- the report ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -303,6 +235,7 @@ class RestoreReport:
     unpacked: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     pprs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Return the report as plain JSON (``restore-prep --json``)."""
@@ -313,149 +246,230 @@ class RestoreReport:
             "free_bytes": self.free,
             "unpacked": self.unpacked,
             "warnings": self.warnings,
+            "notes": self.notes,
             "written_pprs": self.pprs,
             "members": [{"folder": str(m.folder), "pipeline": m.pipeline, "ebs": natural_sorted(m.named_ebs),
-                         "asdms": {k: str(v) for k, v in sorted(m.asdms.items())}, "semipass": m.semipass}
+                         "asdms": {k: str(v) for k, v in sorted(m.asdms.items())}, "semipass": m.semipass,
+                         "needs_restore": not m.calibrated_delivered}
                         for m in self.members],
             "next": self.commands,
         }
 
 
-def _member_for(uid: str, members: Sequence[Path]) -> Path:
-    """Return the member whose scripts name an EB (for raw data without its own package path)."""
+# -- planning ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """One input to unpack: a tar (with the renaming of its names) or a folder, and its listing."""
+
+    path: Path
+    listing: Listing
+    rename: tuple[str, str] | None = None
+    is_tar: bool = True
+
+
+@dataclass
+class RestorePlan:
+    """Everything decided before writing: what to unpack where, and what the run will report."""
+
+    work: list[_Work]
+    tree: FinalTree
+    report: RestoreReport
+    pprs: list[tuple[Path, RestoreRequest]]
+
+
+def _member_for(uid: str, members: Mapping[str, RestoreMember]) -> str:
+    """Return the member whose scripts name an EB (for raw data that come without their package path)."""
     if len(members) == 1:
-        return members[0]
-    naming = [m for m in members if uid in inspect_member(m).named_ebs]
+        return next(iter(members))
+    naming = [rel for rel, member in members.items() if uid in member.named_ebs]
     if len(naming) != 1:
-        raise RestoreError(f"cannot tell which member the raw data of {uid} belong to; "
-                           "unpack it into that member's raw/ folder yourself")
+        raise RestoreError(f"cannot tell which member the raw data of {uid} belong to; unpack it into that "
+                           "member's raw/ folder yourself")
     return naming[0]
 
 
-def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write_ppr: bool = False,
-                 progress: Progress | None = None) -> RestoreReport:
-    """Unpack and arrange product and raw data for scriptForPI.py, check it, say what to run."""
-    progress = progress or SilentProgress()
-    into = Path(into)
-    space_factor(spacesaving, False)  # validates SPACESAVING before anything is written
-    tars: list[Path] = []
-    folders: list[Path] = []
-    for path in map(Path, inputs):
-        if path.is_dir():
-            inner = sorted(path.glob("*.tar"))
-            if inner and not is_asdm(path):
-                tars += inner
-            else:
-                folders.append(path)
-        elif path.is_file() and path.name.endswith(".tar"):
-            tars.append(path)
-        else:
-            raise InputError(f"not a tar file or folder: {path}")
-    raw_tars = [t for t in tars if RAW_TAR_RE.match(t.name)]
-    product_tars = [t for t in tars if t not in raw_tars]
-    into.mkdir(parents=True, exist_ok=True)
-    needed_unpack = sum(t.stat().st_size for t in tars) + sum(tree_size(f) for f in folders)
-    free = shutil.disk_usage(into).free
-    if needed_unpack > free:
-        raise RestoreError(f"not enough space in {into} to unpack: {human_bytes(needed_unpack)} needed, "
-                           f"{human_bytes(free)} free; nothing was written")
-    for member in find_members(into):  # a restore that has run already must not be prepared over
-        if (member / "calibrated").exists():
-            raise RestoreError(f"{member / 'calibrated'} exists already: scriptForPI.py has run here; "
-                               "move it away (or restore into a new folder) first")
-    report = RestoreReport(into, [], [], 0, 0, spacesaving)
-    progress.start("restore-prep: unpacking", needed_unpack, 0)
-    for archive in product_tars:
-        unpack_tar(archive, into, progress=progress)
-        report.unpacked.append(archive.name)
-    for folder in folders:
-        if is_asdm(folder):
-            continue  # placed below, once the members are known
-        if not any(MEMBER_LEVEL.holds(p.name) for p in folder.rglob("*") if p.is_dir()):
-            raise InputError(f"{folder} is neither an ASDM nor an unpacked package")
-        if (into / folder.name).exists():
-            raise RestoreError(f"{into / folder.name} exists already")
-        _link_or_copy_tree(folder, into / folder.name)  # an unpacked package
-        report.unpacked.append(str(folder))
-    members = find_members(into)
-    if not members:
-        raise RestoreError("no member folder (with a script/ folder) among the inputs; give the product tars too")
-    for archive in raw_tars:
-        uid = RAW_TAR_RE.match(archive.name)["uid"]  # type: ignore[index]
-        parts = PurePosixPath(_tar_top(archive)).parts
-        if "raw" in parts[1:]:
-            unpack_tar(archive, into, progress=progress)  # carries its package path down to raw/
-        else:
-            member_rel = _member_for(uid, members).relative_to(into).as_posix()
-            asdm = f"{member_rel}/raw/{uid}{ASDM_SUFFIX}"
-            rename: tuple[str, str]
-            if parts and parts[0] == "raw":
-                rename = ("", member_rel)
-            elif parts and parts[0].startswith(uid):
-                rename = (parts[0], asdm)  # <uid>/ or <uid>.asdm.sdm/ at the top
-            else:
-                rename = ("", asdm)  # the ASDM's files at the top
-            unpack_tar(archive, into, rename_top=rename, progress=progress)
-        report.unpacked.append(archive.name)
-    for folder in folders:
-        if is_asdm(folder):
-            uid = asdm_uid(folder.name)
-            member = _member_for(uid, members)
-            target = member / "raw" / f"{uid}{ASDM_SUFFIX}"
-            if target.exists():
-                raise RestoreError(f"{target} exists already")
-            target.parent.mkdir(exist_ok=True)
-            _link_or_copy_tree(folder, target)
-            report.unpacked.append(str(folder))
-    progress.finish()
-    _check_members(report, members, write_ppr)
-    return report
+def _raw_rename(archive: Path, uid: str, member_rel: str) -> tuple[str, str] | None:
+    """Decide where a raw tar's names go: kept when it carries its package path, else into raw/<EB>.asdm.sdm."""
+    parts = PurePosixPath(first_member(archive)).parts
+    if "raw" in parts[1:]:
+        return None
+    base = "" if member_rel == "." else f"{member_rel}/"
+    asdm = f"{base}raw/{uid}{ASDM_SUFFIX}"
+    if parts and parts[0] == "raw":
+        return ("", member_rel) if base else None
+    if parts and parts[0].startswith(uid):
+        return (parts[0], asdm)  # <uid>/ or <uid>.asdm.sdm/ at the top
+    return ("", asdm)  # the ASDM's files at the top
 
 
-def _check_members(report: RestoreReport, folders: Sequence[Path], write_ppr: bool) -> None:
-    raw_size = 0
+def _check_members(members: Mapping[str, RestoreMember], tree: FinalTree, write_ppr: bool,
+                   report: RestoreReport) -> tuple[list[str], list[tuple[Path, RestoreRequest]], int, bool]:
+    """Check every member as scriptForPI.py will; return (problems, PPRs to write, raw bytes, extra copy)."""
+    problems: list[str] = []
+    pprs: list[tuple[Path, RestoreRequest]] = []
+    raw_bytes = 0
     extra_copy = False
-    for folder in folders:
-        member = inspect_member(folder)
-        report.members.append(member)
+    for rel, member in members.items():
+        where = rel if rel != "." else tree.root.name
+        if member.calibrated_delivered:
+            report.notes.append(f"{where}: the delivery holds calibrated data (calibrated/): it needs no restore, "
+                                "and scriptForPI.py would refuse to run over it")
+            continue
         if member.missing:
-            where = ", ".join(f"{uid} (named in {member.named_ebs[uid]})" for uid in member.missing)
-            raise RestoreError(f"{folder.relative_to(report.into)}: no ASDM in raw/ for {where}; download "
-                               "the raw data (<Project>_<EB uid>.asdm.sdm.tar) and give it too")
+            named = ", ".join(f"{uid} (named in {member.named_ebs[uid]})" for uid in member.missing)
+            problems.append(f"{where}: no ASDM in raw/ for {named}; download the raw data (<Project>_<EB uid>."
+                            "asdm.sdm.tar) and give it too")
         for uid in member.semipass:
             report.warnings.append(f"{uid}: an ASDM no script names (semipass data?); scriptForPI.py ignores it")
-        skipped_sessions = unread_sessions(member.sessions) if member.pipeline else []
-        if skipped_sessions:
-            report.warnings.append(f"{folder.relative_to(report.into)}: the pipeline's PPR reader reads sessions from "
-                                   f"SESSION_1 up to the first gap and skips {', '.join(skipped_sessions)}; "
-                                   "restore with the delivered restore script (scriptForPI.py does), which names "
-                                   "every session")
-        if (folder / "calibrated").exists():
-            raise RestoreError(f"{folder / 'calibrated'} exists already; move it away first")
-        raw_size += sum(tree_size(path) for path in member.asdms.values())
+        if tree.on_disk(f"{rel}/calibrated" if rel != "." else "calibrated") is not None:
+            problems.append(f"{member.folder / 'calibrated'} exists already: scriptForPI.py has run here; move it "
+                            "away (or restore into a new folder) first")
+        skipped = unread_sessions(member.sessions) if member.pipeline else []
+        if skipped:
+            report.warnings.append(f"{where}: the pipeline's PPR reader reads sessions from SESSION_1 up to the first "
+                                   f"gap and skips {', '.join(skipped)}; restore with the delivered restore script "
+                                   "(scriptForPI.py does), which names every session")
+        raw_bytes += member.asdm_bytes
         extra_copy |= member.extra_copy
-        script = folder / "script"
         casa = "casa --pipeline" if member.pipeline else "casa"
-        report.commands.append(f"cd {script} && {casa} -c \"SPACESAVING={report.spacesaving}; "
+        report.commands.append(f"cd {member.folder / 'script'} && {casa} -c \"SPACESAVING={report.spacesaving}; "
                                "execfile('scriptForPI.py')\"")
         if write_ppr:
-            report.pprs.append(str(_write_ppr(member)))
-    report.needed = space_factor(report.spacesaving, extra_copy) * raw_size
-    report.free = shutil.disk_usage(report.into).free
-    if report.needed > report.free:
-        raise RestoreError(f"scriptForPI.py will need about {human_bytes(report.needed)} (SPACESAVING="
-                           f"{report.spacesaving}: {space_factor(report.spacesaving, extra_copy)} x "
-                           f"{human_bytes(raw_size)} of raw data) but {human_bytes(report.free)} are free in "
-                           f"{report.into}; free space or use a higher SPACESAVING")
+            ppr = _restore_ppr(member, tree)
+            if isinstance(ppr, str):
+                problems.append(ppr)
+            else:
+                pprs.append(ppr)
+    return problems, pprs, raw_bytes, extra_copy
 
 
-def _write_ppr(member: RestoreMember) -> Path:
-    """Write the restore PPR beside script/ (not in it: scriptForPI.py wants one PPR there)."""
+def _restore_ppr(member: RestoreMember, tree: FinalTree) -> tuple[Path, RestoreRequest] | str:
+    """Return where to write a member's restore PPR and what it says, or why it cannot be written."""
+    if not member.pipeline and member.manifest is None:
+        return (f"{member.folder}: --write-ppr: this member is calibrated by its scriptForCalibration.py scripts; a "
+                "restore PPR is for pipeline-calibrated data")
     if member.mous is None:
-        raise RestoreError(f"{member.folder}: the member OUS uid is unknown (no PPR, manifest or member.uid___ "
-                           "folder name); cannot write a restore PPR")
+        return (f"{member.folder}: --write-ppr: the member OUS uid is unknown (no PPR, manifest or member.uid___ "
+                "folder name)")
     sessions = member.sessions or {"SESSION_1": tuple(natural_sorted(member.asdms or member.named_ebs))}
     project = member.project or member.folder.parents[2].name
     path = member.folder / f"PPR_{member.mous}_restore.xml"
-    write_restore_ppr(path, RestoreRequest(project, member.mous, sessions, member.sous, member.gous, member.request))
+    if os.path.lexists(path):
+        return f"{path} exists already; --write-ppr never overwrites it"
+    return path, RestoreRequest(project, member.mous, sessions, member.sous, member.gous, member.request)
+
+
+def plan_restore(inputs: Inputs, into: Path, spacesaving: int, write_ppr: bool) -> RestorePlan:
+    """List every input and decide everything; raise with every problem found, having written nothing."""
+    work = [_Work(t, list_tar(t, None, _wanted_text)) for t in inputs.product_tars]
+    work += [_Work(f, list_folder(f, f.name, _wanted_text), is_tar=False) for f in inputs.packages]
+    tree, problems = merge((w.listing for w in work), into)
+    texts: dict[str, bytes] = {}
+    for item in work:
+        texts.update(item.listing.texts)
+    member_rels = member_folders(tree)
+    if not member_rels:
+        raise RestoreError("no member folder (with a script/ folder) among the inputs; give the product tars too")
+    try:
+        members = {rel: inspect_member(tree, texts, rel) for rel in member_rels}
+        raw_work = []
+        for archive in inputs.raw_tars:
+            uid = RAW_TAR_RE.match(archive.name)["uid"]  # type: ignore[index]
+            rename = _raw_rename(archive, uid, _member_for(uid, members))
+            raw_work.append(_Work(archive, list_tar(archive, rename), rename))
+        for folder in inputs.asdms:
+            uid = asdm_uid(folder.name)
+            member_rel = _member_for(uid, members)
+            base = "" if member_rel == "." else f"{member_rel}/"
+            raw_work.append(_Work(folder, list_folder(folder, f"{base}raw/{uid}{ASDM_SUFFIX}"), is_tar=False))
+        work += raw_work
+        tree, problems = merge((w.listing for w in work), into)
+        unsafe, conflicts = tree_problems(tree)
+        problems += unsafe
+        members = {rel: inspect_member(tree, texts, rel) for rel in member_rels}
+    except PipelineRunError as exc:
+        raise RestoreError(f"{exc}; nothing was written") from None
+    report = RestoreReport(into, list(members.values()), [], 0, 0, spacesaving,
+                           unpacked=[str(w.path) if not w.is_tar else w.path.name for w in work])
+    member_problems, pprs, raw_bytes, extra_copy = _check_members(members, tree, write_ppr, report)
+    report.needed = space_factor(spacesaving, extra_copy) * raw_bytes
+    space, _ = space_problems(into, tree.entries.values(), report.needed,
+                              f"for scriptForPI.py (SPACESAVING={spacesaving}: "
+                              f"{space_factor(spacesaving, extra_copy)} x {human_bytes(raw_bytes)} of raw data)")
+    report.free = shutil.disk_usage(_existing(into)).free
+    everything = problems + conflicts + member_problems + space
+    if everything:
+        listed = everything[0] if len(everything) == 1 else (
+            f"{len(everything)} problems, nothing was written: " + "; ".join(f"({n}) {p}" for n, p in
+                                                                          enumerate(everything, 1)))
+        raise (UnsafeArchiveError if problems else RestoreError)(listed, everything)
+    return RestorePlan(work, tree, report, pprs)
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
     return path
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+
+def execute_restore(plan: RestorePlan, progress: Progress) -> None:
+    """Unpack as planned: folders and files, then links, then the PPRs; on any failure, remove it all."""
+    into = plan.tree.root
+    files = [e for w in plan.work for e in w.listing.entries if e.kind == "file"]
+    progress.start("restore-prep: unpacking", sum(e.size for e in files), len(files))
+    try:
+        with Extraction(into, progress) as extraction:
+            links: list[Entry] = []
+            for item in plan.work:
+                if item.is_tar:
+                    links += extract_tar(extraction, item.path, item.listing.entries, item.rename)
+                else:
+                    links += copy_folder(extraction, item.listing.entries)
+            for entry in links:  # links last: every path they could lead through exists now
+                extraction.make_link(entry)
+            escaped = check_links_on_disk(into, links)
+            if escaped:
+                raise ExecutionError("a link leads outside the restore folder: " + "; ".join(escaped))
+            for path, request in plan.pprs:
+                extraction.claim(str(path.relative_to(into)))
+                write_restore_ppr(path, request)
+                plan.report.pprs.append(str(path))
+    except Qa2packError as exc:
+        raise ExecutionError(f"{exc}; everything this run had unpacked was removed") from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ExecutionError(f"unpacking failed: {exc.strerror}{where}; everything this run had unpacked was "
+                             "removed") from None
+    finally:
+        progress.finish()
+
+
+def restore_prep(inputs: Sequence[Path], into: Path, spacesaving: int = 1, write_ppr: bool = False,
+                 progress: Progress | None = None, wait: bool = False) -> RestoreReport:
+    """Unpack and arrange product and raw data for scriptForPI.py, check it, say what to run.
+
+    Holds ``into`` exclusively.  Nothing is written before every check passed; a failure while
+    unpacking removes what was written; a run that was killed is removed by the next.
+    """
+    into = Path(into)
+    space_factor(spacesaving, False)  # validates SPACESAVING before anything is written
+    if os.path.lexists(into) and not into.is_dir():
+        raise InputError(f"--into {into} is a file, not a folder")
+    sources = sort_inputs(inputs)
+    with RunLock([Want(into, exclusive=True)], "restore-prep", wait, on_wait=log.warning):
+        notes = []
+        if (into / JOURNAL).exists():
+            removed = undo(into)
+            notes.append(f"removed what an interrupted restore-prep had unpacked into {into} ({removed} paths)")
+            log.warning("%s", notes[-1])
+        plan = plan_restore(sources, into, spacesaving, write_ppr)
+        plan.report.notes[:0] = notes
+        execute_restore(plan, progress or SilentProgress())
+        for warning in plan.report.warnings:
+            log.warning("%s", warning)
+        return plan.report

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from .atomic import write_atomic
-from .errors import InputError, UsageError
+from .errors import ExecutionError, InputError, UsageError, note_writing
 from .journal import MARKER
 from .layout import (
     AUXILIARY_PATTERNS,
@@ -35,7 +35,8 @@ from .layout import (
     part_name,
     science_goals,
 )
-from .manifest import HashingWriter, manifest_path, md5sum_line, read_manifest
+from .lock import RunLock, Want
+from .manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest
 from .naming import matches
 from .progress import Progress, SilentProgress
 
@@ -375,36 +376,59 @@ def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | Non
     """Write one tar part to a temporary name, rename it when complete; return (md5, size).
 
     The bytes are exactly what ``tarfile`` writes for these entries (headers from
-    :func:`ustar_header`, data padded to 512, two end blocks, the last record filled).
+    :func:`ustar_header`, data padded to 512, two end blocks, the last record filled).  A file
+    that vanished, or whose size or modification time is no longer what was listed, stops the
+    part: the temporary file is removed, and the error says which file and which tar.
     """
     progress = progress or SilentProgress()
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
-        for entry in entries:
-            writer.write(ustar_header(entry))
-            if not entry.is_dir:
-                _copy_data(entry, writer)
-            progress.advance(0 if entry.is_dir else 1, entry.size)
-        writer.write(bytes(2 * BLOCK))
-        writer.write(bytes(-writer.size % RECORD))
+    note_writing(str(tmp))
+    try:
+        with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
+            for entry in entries:
+                writer.write(ustar_header(entry))
+                if not entry.is_dir:
+                    _copy_data(entry, writer)
+                progress.advance(0 if entry.is_dir else 1, entry.size)
+            writer.write(bytes(2 * BLOCK))
+            writer.write(bytes(-writer.size % RECORD))
+    except SourceChanged as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExecutionError(f"{exc.path} {exc.what} while {path.name} was written: the package changed under "
+                             f"tarsplit; {tmp.name} was removed (tars finished before it are complete); run "
+                             "tarsplit again once nothing changes the package") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     expected = tar_bytes(entries)
     if writer.size != expected:  # the sizes were computed from the very headers written
         tmp.unlink()
-        raise InputError(f"{path.name}: wrote {writer.size} bytes, expected {expected}; "
-                         "a file changed while it was being archived")
+        raise ExecutionError(f"{path.name}: wrote {writer.size} bytes, expected {expected}; a file changed while it "
+                             f"was being archived; {tmp.name} was removed")
     os.replace(tmp, path)
     return writer.digest.hexdigest(), writer.size
 
 
 def _copy_data(entry: TarEntry, writer: HashingWriter) -> None:
-    remaining = entry.size
-    with open(entry.source, "rb") as handle:
+    """Copy exactly the listed bytes of a file, or raise SourceChanged if it is not the file listed."""
+    try:
+        handle = open(entry.source, "rb")  # noqa: SIM115 - closed below, after the last check
+    except FileNotFoundError:
+        raise SourceChanged(entry.source, "vanished") from None
+    with handle:
+        before = os.fstat(handle.fileno())
+        if before.st_size != entry.size or int(before.st_mtime) != entry.mtime:
+            raise SourceChanged(entry.source, "changed (size or modification time)")
+        remaining = entry.size
         while remaining:
             chunk = handle.read(min(remaining, _COPY_CHUNK))
             if not chunk:
-                raise InputError(f"{entry.source} became shorter while it was being archived")
+                raise SourceChanged(entry.source, "became shorter")
             writer.write(chunk)
             remaining -= len(chunk)
+        after = os.fstat(handle.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise SourceChanged(entry.source, "changed")
     writer.write(bytes(-entry.size % BLOCK))
 
 
@@ -419,10 +443,20 @@ def write_sidecar(tar_path: Path, md5: str) -> Path:
 
 
 def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, members: Sequence[str] = (),
-             progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING) -> SplitResult:
-    """Write every delivery unit of a package as ``<Project>_<OUS>_<mmm>_of_<nnn>.tar`` parts."""
-    progress = progress or SilentProgress()
+             progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING,
+             wait: bool = False) -> SplitResult:
+    """Write every delivery unit of a package as ``<Project>_<OUS>_<mmm>_of_<nnn>.tar`` parts.
+
+    The package is held shared (no run may change it meanwhile) and the output folder exclusively.
+    """
     packpath = Path(packpath)
+    with RunLock([Want(packpath, exclusive=False), Want(Path(output), exclusive=True)], "tarsplit", wait,
+                 on_wait=log.warning):
+        return _split(packpath, Path(output), max_size, members, progress or SilentProgress(), naming)
+
+
+def _split(packpath: Path, output: Path, max_size: int, members: Sequence[str], progress: Progress,
+           naming: DeliveryNaming) -> SplitResult:
     warnings = check_project_name(packpath, naming)
     units, unit_warnings = find_units(packpath, naming)
     warnings += unit_warnings
@@ -432,6 +466,7 @@ def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, mem
         unknown = wanted - {u.folder.rsplit("/", 1)[-1] for u in units} - {u.ous for u in units}
         if unknown:
             raise UsageError(f"no member named {', '.join(sorted(unknown))} in {packpath}")
+    note_writing(str(output))
     output.mkdir(parents=True, exist_ok=True)
     result = SplitResult(warnings=warnings, units=units)
     plans = []

@@ -9,6 +9,7 @@ empty tars, md5 sidecars, real uids everywhere when asked for, and a ``script/``
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tarfile
@@ -23,6 +24,7 @@ from .errors import InputError
 from .ingest import archive_readme_member, has_tree_lines, missing_names, tar_name_problem, unreadable_name
 from .journal import MARKER
 from .layout import AUXILIARY_RE, LEVELS, MEMBER_LEVEL, PART_RE, archive_recognises, is_project_code, is_readme
+from .lock import RunLock, Want
 from .manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from .naming import (
     PIPELINE_MANIFEST_GLOBS,
@@ -33,6 +35,7 @@ from .naming import (
 from .progress import Progress, SilentProgress
 from .readme import parse_tree
 
+log = logging.getLogger(__name__)
 # scriptForPI.py finds these by glob in script/; each must match at most once (SPEC section 10).
 UNIQUE_SCRIPT_GLOBS = (
     ("*casa_piperestorescript.py",),
@@ -393,9 +396,15 @@ def _load_manifest(path: Path | None, fake_ok: bool, report: VerifyReport) -> tu
 
 def verify_package(packpath: Path, manifest: Path | None = None, config: Config = DEFAULT_CONFIG,
                    checksums: bool = True, expect_uids: bool = False, fake_ok: bool = False,
-                   progress: Progress | None = None) -> VerifyReport:
-    """Verify a package folder against its manifest and the ingest checks."""
+                   progress: Progress | None = None, wait: bool = False) -> VerifyReport:
+    """Verify a package folder against its manifest and the ingest checks (holding it shared)."""
     packpath = Path(packpath)
+    with RunLock([Want(packpath, exclusive=False)], "verify", wait, on_wait=log.warning):
+        return _verify_package(packpath, manifest, config, checksums, expect_uids, fake_ok, progress)
+
+
+def _verify_package(packpath: Path, manifest: Path | None, config: Config, checksums: bool, expect_uids: bool,
+                    fake_ok: bool, progress: Progress | None) -> VerifyReport:
     report = VerifyReport(str(packpath))
     view = view_from_folder(packpath)
     loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
@@ -428,10 +437,21 @@ def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | No
 
 
 def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Config = DEFAULT_CONFIG,
-                expect_uids: bool = False, fake_ok: bool = False, progress: Progress | None = None) -> VerifyReport:
-    """Verify delivery tars: sidecars, safety, completeness of each set, content and ingest checks."""
+                expect_uids: bool = False, fake_ok: bool = False, progress: Progress | None = None,
+                wait: bool = False) -> VerifyReport:
+    """Verify delivery tars: sidecars, safety, completeness of each set, content and ingest checks.
+
+    The tars' folders are held shared, so a tarsplit into them cannot be half seen.
+    """
     if not tars:
         raise InputError("no tar files given")
+    folders = sorted({Path(os.path.abspath(t)).parent for t in tars})
+    with RunLock([Want(folder, exclusive=False) for folder in folders], "verify", wait, on_wait=log.warning):
+        return _verify_tars(tars, manifest, config, expect_uids, fake_ok, progress)
+
+
+def _verify_tars(tars: Sequence[Path], manifest: Path | None, config: Config, expect_uids: bool, fake_ok: bool,
+                 progress: Progress | None) -> VerifyReport:
     report = VerifyReport(", ".join(t.name for t in tars[:3]) + (", ..." if len(tars) > 3 else ""))
     report.tars = len(tars)
     loaded, sizes = _load_manifest(manifest, fake_ok, report)

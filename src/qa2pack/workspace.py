@@ -6,18 +6,22 @@ and refuses anything that is not an EB folder; ``fluxequal-start`` only adds rel
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, note_writing
+from .lock import RunLock, Want
 from .members import find_eb_folders
 from .model import Kind
 from .naming import asdm_uid, natural_sorted
 from .probe import is_asdm, scan_tree, tree_size
 from .readme import DEFAULT_HEADER
+
+log = logging.getLogger(__name__)
 
 PROJECT_RE = re.compile(r"^\d{4}\.\d\.\d{5}\.[A-Z]+$")
 
@@ -92,9 +96,15 @@ def _write_new(path: Path, text: str, report: StartReport) -> None:
     report.created.append(path)
 
 
-def start(sb_dir: Path, asdm_dir: Path | None = None, project: str | None = None, move: bool = False) -> StartReport:
-    """Create the QA2 working tree of one SB from its ASDMs (seed 004's qa2_start)."""
+def start(sb_dir: Path, asdm_dir: Path | None = None, project: str | None = None, move: bool = False,
+          wait: bool = False) -> StartReport:
+    """Create the QA2 working tree of one SB from its ASDMs (holding the SB folder exclusively)."""
     sb_dir = Path(sb_dir).absolute()
+    with RunLock([Want(sb_dir, exclusive=True)], "workspace start", wait, on_wait=log.warning):
+        return _start(sb_dir, asdm_dir, project, move)
+
+
+def _start(sb_dir: Path, asdm_dir: Path | None, project: str | None, move: bool) -> StartReport:
     asdm_dir = Path(asdm_dir).absolute() if asdm_dir else sb_dir
     if not asdm_dir.is_dir():
         raise InputError(f"ASDM folder does not exist: {asdm_dir}")
@@ -110,6 +120,7 @@ def start(sb_dir: Path, asdm_dir: Path | None = None, project: str | None = None
     report = StartReport(reduction)
     uids = natural_sorted(asdm_uid(a.name) for a in asdms)
     names = _eb_folder_names(uids)
+    note_writing(str(reduction))
     reduction.mkdir(parents=True, exist_ok=True)
     report.created.append(reduction)
     for asdm in asdms:
@@ -164,9 +175,17 @@ def plan_clear(eb_dir: Path) -> ClearPlan:
     return ClearPlan(eb_dir, keep, remove, {p: tree_size(p) for p in remove})
 
 
-def apply_clear(plan: ClearPlan) -> None:
-    """Remove what the plan lists (links are removed, never followed)."""
+def apply_clear(plan: ClearPlan, wait: bool = False) -> None:
+    """Remove what the plan lists (links are removed, never followed), holding the EB folder exclusively."""
+    with RunLock([Want(plan.folder, exclusive=True)], "workspace clear", wait, on_wait=log.warning):
+        note_writing(str(plan.folder))
+        _remove_listed(plan)
+
+
+def _remove_listed(plan: ClearPlan) -> None:
     for path in plan.remove:
+        if not os.path.lexists(path):
+            continue  # gone since the plan was shown
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
@@ -182,9 +201,14 @@ class LinkReport:
     existing: list[Path] = field(default_factory=list)
 
 
-def fluxequal_start(sb_dir: Path) -> LinkReport:
+def fluxequal_start(sb_dir: Path, wait: bool = False) -> LinkReport:
     """Link every EB's ``*.ms.split.cal`` and ``*.fluxscale`` into ``calibrated/`` (relative links)."""
     sb_dir = Path(sb_dir).absolute()
+    with RunLock([Want(sb_dir, exclusive=True)], "workspace fluxequal-start", wait, on_wait=log.warning):
+        return _fluxequal_start(sb_dir)
+
+
+def _fluxequal_start(sb_dir: Path) -> LinkReport:
     root = sb_dir / sb_dir.name if (sb_dir / sb_dir.name).is_dir() else sb_dir
     scan = scan_tree(root)
     calibrated = root / "calibrated"
@@ -192,6 +216,7 @@ def fluxequal_start(sb_dir: Path) -> LinkReport:
     eb_folders = [rel for rel in find_eb_folders(scan.tree) if rel.split("/")[0] != "calibrated"]
     if not eb_folders:
         raise InputError(f"no EB folder below {root}")
+    note_writing(str(calibrated))
     calibrated.mkdir(exist_ok=True)
     by_rel = {f.rel: f for f in scan.tree.walk()}
     for rel in natural_sorted(eb_folders):
