@@ -187,3 +187,55 @@ def test_empty_inodes_start_a_new_source_when_one_is_full(tmp_path: Path, monkey
     empty.remove_sources()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "g"]
     assert all(p.stat().st_size == 0 for p in tmp_path.iterdir())
+
+
+def _protected_hardlinks() -> bool:
+    try:
+        return Path("/proc/sys/fs/protected_hardlinks").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+DROP_PRIVILEGES = """
+import importlib, os, pkgutil, sys
+import qa2pack
+for found in pkgutil.walk_packages(qa2pack.__path__, "qa2pack."):
+    importlib.import_module(found.name)
+for name in ("pwd", "locale", "gettext", "concurrent.futures", "tarfile", "zipfile", "json", "hashlib", "shutil"):
+    importlib.import_module(name)
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)  # nobody: may read the root-owned files, may not hard-link them
+from qa2pack.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not _protected_hardlinks(),
+                    reason="needs root (to own the files) and the kernel's protected hard links")
+def test_hard_links_the_kernel_refuses_are_found_before_anything_is_written(templates) -> None:
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from factories import eb
+    from qa2pack.casatables import build_tree
+
+    base = Path(tempfile.mkdtemp(dir="/tmp"))  # outside pytest's private folders, so nobody can read it
+    try:
+        base.chmod(0o755)
+        orig = build_tree(base / "orig", eb("SB/X1", "uid___A002_X60_X1") | {"SB/a.fits": "@fits"}, templates)
+        for path in [orig, *orig.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        out = base / "out"
+        out.mkdir()
+        out.chmod(0o777)
+        done = subprocess.run([sys.executable, "-c", DROP_PRIVILEGES, "package", str(orig), str(out / "2013.1.00001.S"),
+                               "--mode", "hard"], capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, "LANGUAGE": "C"})  # gettext reads no locale files then
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and "protected hard links" in done.stderr and "--mode copy" in done.stderr
+        assert sorted(p.name for p in out.iterdir()) == []  # nothing written, no lock file left
+    finally:
+        shutil.rmtree(base)

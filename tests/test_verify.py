@@ -168,3 +168,59 @@ def test_two_calibration_scripts_for_one_eb_are_an_ingest_problem(copy_package: 
     report = verify_package(copy_package, checksums=False)
     assert any("2 calibration scripts for uid___A002_X3c9295_X8c" in p.message for p in report.problems)
     assert not any("uid___A002_X3dc0e7_X528" in p.message for p in report.problems if p.kind == "ingest")
+
+
+def test_a_member_missing_from_the_tars_is_one_grouped_line(build, tmp_path: Path, capsys) -> None:
+    from factories import FIG2
+    from qa2pack import Mode, PackageOptions
+
+    packpath = tmp_path / "pkg" / "2013.1.00230.S"
+    package(build(FIG2), packpath, PackageOptions(mode=Mode.COPY))
+    uids = tmp_path / "uids.txt"
+    uids.write_text("member_ouss_id uid://A001/X121/X301\nmember_ouss_id2 uid://A001/X121/X302\n")
+    dest = tmp_path / "delivery"
+    assert main(["deliver", str(packpath), str(dest), "--uid-map", str(uids), "-q"]) == 0
+    capsys.readouterr()
+    manifest = packpath.parent / "2013.1.00230.S.manifest.tsv"
+    first = sorted(dest.glob("*X301*.tar"))  # the second member's tars are left out
+    report = verify_tars(first, manifest)
+    second = "sg_ouss_id/group_ouss_id/member_ouss_id2"
+    assert report.absent_members == {second}
+    assert sum(1 for p in report.problems if p.kind == "missing" and p.path.startswith(second + "/")) > 10
+    assert main(["verify", *map(str, first), "--manifest", str(manifest)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    (line,) = [line for line in out if second in line]
+    assert "missing" in line and "files (the member is in none of the tars; -v lists them)" in line
+    assert len(out) < 6  # grouped: not hundreds of lines
+    assert main(["verify", *map(str, first), "--manifest", str(manifest), "-v"]) == 1
+    assert len(capsys.readouterr().out.splitlines()) > 10
+
+
+def test_a_folder_made_by_deliver_verifies_as_a_delivery(copy_package: Path, tmp_path: Path, capsys) -> None:
+    dest = tmp_path / "delivery"
+    deliver(copy_package, dest, naming=NAMED)
+    assert main(["verify", str(dest)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"OK: {dest}")
+    (dest / "notes.txt").write_text("stray")
+    md5sums = dest / "md5sums.txt"
+    md5sums.write_text(md5sums.read_text().replace(MOUS, "uid___A001_X121_X999"))
+    report = verify_package_or_delivery(dest)
+    assert ("extra", "notes.txt") in kinds(report)
+    assert any(p.kind == "missing" and p.path.startswith("md5sums.txt:") for p in report.problems)
+    assert ("missing", f"{PROJECT}_uid___A001_X121_X999_001_of_001.tar") in kinds(report)
+
+
+def verify_package_or_delivery(path: Path):
+    from qa2pack.verify import is_delivery, verify_delivery
+
+    assert is_delivery(path)
+    return verify_delivery(path)
+
+
+def test_a_manifest_that_is_not_text_is_one_line(copy_package: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_bytes(b"# qa2pack manifest 1\n\xff\xfe\x00binary")
+    result = tarsplit(copy_package, tmp_path / "tars", naming=NAMED)
+    code = main(["verify", *[str(p) for p, _, _ in result.tars], "--manifest", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "not UTF-8 text" in err and "Traceback" not in err

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def _draft(origpath: Path, packname: str, options: PackageOptions, state: Packag
     """Walk origpath and place everything (every link not followed becomes a 'not packaged' line)."""
     scan = scan_tree(origpath, follow_links=options.follow_links, plain_names=options.config.qa2_folders)
     notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason) for n in scan.links]
-    draft = draft_plan(scan.tree, scan.root, packname, options, state, externals, notes)
+    draft = replace(draft_plan(scan.tree, scan.root, packname, options, state, externals, notes),
+                    owner_samples=scan.owner_samples)
     if not options.style.pipeline:
         return draft
     readmes = {s.source: (origpath / s.source).read_text(encoding="utf-8", errors="replace")

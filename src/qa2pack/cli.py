@@ -23,6 +23,7 @@ from .errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_VERIFY_FAILED,
+    InputError,
     Qa2packError,
     UsageError,
     exit_code_for,
@@ -264,8 +265,9 @@ def _print_verify(args: argparse.Namespace, report: Any) -> int:
     if args.json:
         _emit_json(report.to_json())
     else:
-        for problem in report.problems:
-            _out(args, f"{problem.kind:>9}  {problem.path}: {problem.message}")
+        lines = [(p.kind, p.path, p.message) for p in report.problems] if args.verbose else report.grouped()
+        for kind, path, message in lines:
+            _out(args, f"{kind:>9}  {path}: {message}")
         for note in report.notes:
             _out(args, f"     note  {note}")
         _out(args, report.summary())
@@ -274,12 +276,18 @@ def _print_verify(args: argparse.Namespace, report: Any) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a package folder, or delivery tars, like the archive's ingest."""
-    from .verify import verify_package, verify_tars
+    from .verify import is_delivery, verify_delivery, verify_package, verify_tars
 
     paths = [Path(p) for p in args.paths]
     config = load_config(args.config)
     progress = make_progress(args.json, args.quiet)
-    if len(paths) == 1 and paths[0].is_dir():
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing and len(paths) == 1:
+        raise InputError(f"does not exist: {missing[0]}")
+    if len(paths) == 1 and is_delivery(paths[0]):
+        report = verify_delivery(paths[0], args.manifest, config, args.expect_uids, args.fake_ok, progress,
+                                 wait=args.wait)
+    elif len(paths) == 1 and paths[0].is_dir():
         report = verify_package(paths[0], args.manifest, config, not args.no_checksums, args.expect_uids,
                                 args.fake_ok, progress, wait=args.wait)
     elif all(p.suffix == ".tar" for p in paths):

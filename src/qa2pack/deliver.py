@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, VerifyFailed, note_writing
-from .layout import DEFAULT_NAMING, DeliveryNaming, delivered_ticket_name
+from .layout import DEFAULT_NAMING, MD5SUMS, DeliveryNaming, delivered_ticket_name
 from .lock import RunLock, Want
 from .manifest import manifest_path, md5sum_line
 from .progress import Progress, SilentProgress
@@ -22,9 +22,6 @@ from .ticket import ticket_paths
 from .verify import VerifyReport, verify_tars
 
 log = logging.getLogger(__name__)
-
-MD5SUMS = "md5sums.txt"
-
 
 @dataclass
 class DeliveryReport:

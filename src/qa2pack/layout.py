@@ -267,6 +267,9 @@ def sidecar_name(tar_name: str) -> str:
     return f"{tar_name}.md5sum"
 
 
+MD5SUMS = "md5sums.txt"  # a delivery's list of every tar's md5, in md5sum's format
+
+
 def delivered_ticket_name(project: str, ous: str) -> str:
     """Return the ticket zip's name in a delivery: ``<Project>_<MOUS>.ticket.zip``."""
     return f"{project}_{ous}.ticket.zip"

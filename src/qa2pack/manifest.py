@@ -252,6 +252,8 @@ def read_manifest(path: Path) -> Manifest:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a qa2pack manifest (it is not UTF-8 text)") from None
     if not text.startswith(MANIFEST_MAGIC):
         raise InputError(f"{path} is not a qa2pack manifest")
     manifest = Manifest()

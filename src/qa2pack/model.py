@@ -180,6 +180,7 @@ class Scan:
     root: Path
     tree: Folder
     links: tuple[LinkNote, ...] = ()  # every symbolic link (or special file) not followed
+    owner_samples: tuple[str, ...] = ()  # one file per (owner, device): what a hard-link preflight tries
 
 
 class Op(str, Enum):
@@ -293,6 +294,7 @@ class Plan:
     ephemerides: tuple[tuple[str, tuple[str, ...]], ...] = ()  # name -> all sources with it
     gzip_caltables: bool = False
     checksums: bool = False
+    owner_samples: tuple[str, ...] = ()  # absolute paths: one file per (owner, device) of origpath
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

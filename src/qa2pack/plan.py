@@ -102,6 +102,7 @@ class Draft:
     findings: tuple[Finding, ...]
     ephemerides: tuple[tuple[str, tuple[str, ...]], ...]
     new_dirs: tuple[PurePosixPath, ...]
+    owner_samples: tuple[str, ...] = ()
 
     def calibration_scripts(self) -> list[str]:
         """Return the sources of packaged calibration scripts (searched for ``fixplanets``)."""
@@ -743,5 +744,6 @@ def complete_plan(draft: Draft, facts: ContentFacts | None = None) -> Plan:
         ephemerides=draft.ephemerides,
         gzip_caltables=draft.options.gzip_caltables,
         checksums=draft.options.checksums,
+        owner_samples=draft.owner_samples,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -37,6 +38,43 @@ def bytes_to_write(plan: Plan) -> int:
     return sum(action.size for action in plan.actions if writes(action))
 
 
+def _link_refusals(plan: Plan, anchor: Path) -> list[str]:
+    """Try one hard link per owner (and device) of origpath's files, as the run will make them.
+
+    The kernel refuses hard links to files the user neither owns nor may write, where
+    ``fs.protected_hardlinks`` is set (the default on most Linux systems): found here, before
+    anything is written, rather than halfway through the package.
+    """
+    problems = []
+    trial = anchor / f".qa2pack-link-trial-{os.getpid()}"
+    for sample in plan.owner_samples:
+        try:
+            os.link(sample, trial)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                problems.append(str(CrossDeviceError(Path(sample), anchor, plan.mode.value)))
+            elif exc.errno in (errno.EPERM, errno.EACCES):
+                owner = _owner_name(sample)
+                problems.append(f"cannot hard-link {sample} (owned by {owner}): the system refuses hard links to "
+                                "files you do not own (protected hard links); package with --mode copy, or as "
+                                f"{owner}")
+            else:
+                problems.append(f"cannot hard-link {sample}: {exc.strerror}")
+            continue
+        os.unlink(trial)
+    return problems
+
+
+def _owner_name(path: str) -> str:
+    uid = os.lstat(path).st_uid
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"user {uid}"
+
+
 def preflight(plan: Plan, packpath: Path) -> None:
     """Raise one error listing every reason the plan cannot be carried out; write nothing."""
     problems: list[str] = []
@@ -49,6 +87,8 @@ def preflight(plan: Plan, packpath: Path) -> None:
         if not problems:
             raise error
         problems.append(str(error))
+    if plan.mode in (Mode.HARD, Mode.TICKET) and not problems:
+        problems += _link_refusals(plan, anchor)
     needed = bytes_to_write(plan)
     free = shutil.disk_usage(anchor).free
     if needed + _MARGIN > free:

@@ -35,6 +35,7 @@ class _Walker:
         self.follow_links = follow_links
         self.plain_names = plain_names
         self.notes: list[LinkNote] = []
+        self.owners: dict[tuple[int, int], str] = {}  # (owner, device) -> one file of theirs (hard-link preflight)
 
     # -- listing ---------------------------------------------------------------------------
     def list_dir(self, path: str, rel: str, ancestors: frozenset[str] | None) -> _Listing:
@@ -50,7 +51,10 @@ class _Walker:
         files, dirs = listing.files, listing.dirs
         for entry in entries:  # most entries are plain files: they are tested first
             if entry.is_file(follow_symlinks=False):
-                files.append(FileEntry(entry.name, entry.stat(follow_symlinks=False).st_size))
+                st = entry.stat(follow_symlinks=False)
+                files.append(FileEntry(entry.name, st.st_size))
+                if (st.st_uid, st.st_dev) not in self.owners:
+                    self.owners[(st.st_uid, st.st_dev)] = entry.path
             elif entry.is_dir(follow_symlinks=False):
                 dirs.append((entry.name, entry.path, None))
             elif entry.is_symlink():
@@ -172,7 +176,7 @@ def scan_tree(origpath: Path, *, follow_links: bool = False, plain_names: Iterab
     walker = _Walker(root, follow_links, frozenset(plain_names))
     top = walker.scan_folder(os.path.basename(root), root, "", None, frozenset())
     assert isinstance(top, Folder)  # the root is never returned as a unit
-    return Scan(Path(root), top, tuple(walker.notes))
+    return Scan(Path(root), top, tuple(walker.notes), tuple(sorted(walker.owners.values())))
 
 
 def is_asdm(path: Path) -> bool:

@@ -23,7 +23,18 @@ from .config import DEFAULT_CONFIG, FOLDER_KEYS, Config
 from .errors import InputError
 from .ingest import archive_readme_member, has_tree_lines, missing_names, tar_name_problem, unreadable_name
 from .journal import MARKER
-from .layout import AUXILIARY_RE, LEVELS, MEMBER_LEVEL, PART_RE, archive_recognises, is_project_code, is_readme
+from .layout import (
+    AUXILIARY_RE,
+    LEVELS,
+    MD5SUMS,
+    MEMBER_LEVEL,
+    PART_RE,
+    archive_recognises,
+    is_project_code,
+    is_readme,
+    member_of,
+    science_goals,
+)
 from .lock import RunLock, Want
 from .manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from .naming import (
@@ -86,6 +97,8 @@ class VerifyReport:
     tars: int = 0
     checksums: int = 0
     notes: list[str] = field(default_factory=list)
+    absent_members: set[str] = field(default_factory=set)  # members of the manifest no tar holds
+    tar_md5: dict[str, str] = field(default_factory=dict)  # tar name -> md5 computed while reading it
 
     @property
     def ok(self) -> bool:
@@ -98,6 +111,25 @@ class VerifyReport:
         for problem in self.problems:
             out[problem.kind] += 1
         return dict(out)
+
+    def grouped(self, limit: int = 3) -> list[tuple[str, str, str]]:
+        """Return the problems for the terminal: one line per member and kind when a member has many.
+
+        A member in none of the tars, or a whole folder gone, is one line with its count; every
+        path is still in :attr:`problems` (``-v`` and ``--json`` show them all).
+        """
+        by_member: dict[tuple[str, str], list[Problem]] = defaultdict(list)
+        for problem in self.problems:
+            by_member[(problem.kind, member_of(problem.path) or "")].append(problem)
+        lines = []
+        for (kind, member), found in by_member.items():
+            if not member or len(found) <= limit:
+                lines += [(p.kind, p.path, p.message) for p in found]
+                continue
+            absent = kind == "missing" and member in self.absent_members
+            what = "the member is in none of the tars" if absent else found[0].message
+            lines.append((kind, member, f"{len(found)} files ({what}; -v lists them)"))
+        return lines
 
     def summary(self) -> str:
         """One sentence for the terminal."""
@@ -117,6 +149,7 @@ class VerifyReport:
             "checksums": self.checksums,
             "counts": self.counts(),
             "problems": [{"kind": p.kind, "path": p.path, "message": p.message} for p in self.problems],
+            "grouped": [{"kind": kind, "path": path, "message": message} for kind, path, message in self.grouped()],
             "notes": self.notes,
         }
 
@@ -424,11 +457,12 @@ def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | No
     report.files = len(view.files)
     report.problems += check_layout(view, config, expect_uids, from_tars)
     if manifest is not None:
-        # Tars may hold some members only: compare them with their part of the manifest.
-        scope = sorted({"/".join(p.split("/")[:3]) for p in view.files if p.count("/") >= 3}) if from_tars else None
-        problems, compared = check_against_manifest(view, manifest, scope=scope, sizes=sizes)
+        # With a manifest, the tars must hold all of it: a member in none of them is missing too.
+        problems, compared = check_against_manifest(view, manifest, sizes=sizes)
         report.problems += problems
         report.checksums += compared
+        held = {member_of(rel) for rel in view.files}
+        report.absent_members = {m for rel in manifest.entries if (m := member_of(rel)) and m not in held}
     report.problems += check_readmes(view)
     archive_problems, notes = check_archive_readmes(view)
     report.problems += archive_problems
@@ -478,6 +512,7 @@ def _verify_tars(tars: Sequence[Path], manifest: Path | None, config: Config, ex
             report.problems.append(Problem("ingest", tar.name, "empty tar file (the archive refuses it)"))
             continue
         md5, count = read_tar_into(view, tar, report.problems, hash_members=loaded is not None)
+        report.tar_md5[tar.name] = md5
         if count == 0:
             report.problems.append(Problem("ingest", tar.name, "tar holds no files"))
         _check_sidecar(tar, md5, report)
@@ -507,3 +542,39 @@ def _check_sidecar(tar: Path, md5: str, report: VerifyReport) -> None:
         report.problems.append(Problem("corrupted", tar.name, f"md5 {md5}, the sidecar says {recorded}"))
     else:
         report.checksums += 1
+
+
+def is_delivery(folder: Path) -> bool:
+    """Tell a folder made by ``deliver`` (tars and md5sums.txt, no package tree) from a package folder."""
+    return folder.is_dir() and not science_goals(folder) and ((folder / MD5SUMS).is_file() or any(folder.glob("*.tar")))
+
+
+def verify_delivery(dest: Path, manifest: Path | None = None, config: Config = DEFAULT_CONFIG,
+                    expect_uids: bool = False, fake_ok: bool = False, progress: Progress | None = None,
+                    wait: bool = False) -> VerifyReport:
+    """Verify a folder made by ``deliver``: its tars as a set, md5sums.txt against them, nothing else in it."""
+    dest = Path(dest)
+    tars = sorted(dest.glob("*.tar"))
+    if not tars:
+        raise InputError(f"{dest} holds no tar files")
+    report = verify_tars(tars, manifest, config, expect_uids, fake_ok, progress, wait)
+    report.source = str(dest)
+    md5sums = dest / MD5SUMS
+    if not md5sums.is_file():
+        report.problems.append(Problem("missing", MD5SUMS, "the delivery's list of md5s is missing"))
+    else:
+        listed = parse_md5sum(md5sums.read_text(encoding="utf-8", errors="replace"))
+        for tar in tars:
+            if tar.name not in listed:
+                report.problems.append(Problem("missing", f"{MD5SUMS}:{tar.name}", "md5sums.txt does not name this tar"))
+            elif listed[tar.name] != report.tar_md5.get(tar.name, listed[tar.name]):
+                report.problems.append(Problem("corrupted", tar.name, f"md5 {report.tar_md5[tar.name]}, md5sums.txt "
+                                                                      f"says {listed[tar.name]}"))
+        for name in sorted(set(listed) - {t.name for t in tars}):
+            report.problems.append(Problem("missing", name, "named in md5sums.txt, not in the delivery"))
+    known = {t.name for t in tars} | {f"{t.name}.md5sum" for t in tars} | {MD5SUMS}
+    for entry in sorted(dest.iterdir()):
+        if entry.name not in known and not entry.name.endswith(".ticket.zip"):
+            report.problems.append(Problem("extra", entry.name, "not part of a delivery (tars, their md5 sidecars, "
+                                                                 "md5sums.txt and the ticket)"))
+    return report
