@@ -7,7 +7,9 @@ Values: ``@ms``, ``@cal`` (CASA >= 3.4 caltable), ``@calold`` (CAL_DESC caltable
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 from pathlib import Path
 
 from qa2pack.demo import SB3, SB4, eb_folder, project229_setup3, project229_setup4
@@ -72,3 +74,18 @@ def tree_listing(root: Path, tmp: Path | None = None, collapse_tables: bool = Fa
                                        if parent != root and root in parent.parents)
 
     return [line(p) for p in sorted(root.rglob("*")) if not inside_table(p)]
+
+
+TarMember = tuple[tarfile.TarInfo, bytes | None]
+
+
+def write_tar(path: Path, members: list[TarMember], fmt: int = tarfile.PAX_FORMAT, mode: str = "w") -> Path:
+    """Write a tar member by member, as given: hostile tars need exactly what they declare."""
+    with tarfile.open(path, mode, format=fmt) as tar:  # type: ignore[call-overload]
+        for member, data in members:
+            if data is not None:
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+            else:
+                tar.addfile(member)
+    return path

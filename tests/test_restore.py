@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from factories import SB3, project229_setup3, tree_listing
+from factories import SB3, project229_setup3, tree_listing, write_tar
 from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, PackageOptions, Style, package, stage
 from qa2pack import unpack as unpack_module
@@ -115,17 +114,6 @@ def test_not_enough_space_is_refused_before_anything_is_written(delivered: Path,
     assert not into.exists()
 
 
-def _hostile(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
-    with tarfile.open(path, "w") as tar:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            else:
-                tar.addfile(info)
-    return path
-
-
 def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = kind, link
@@ -153,7 +141,7 @@ def test_hostile_tars_are_refused_and_nothing_lands_outside(tmp_path: Path, case
         "device": [ok, (_info("P/null", tarfile.CHRTYPE), None)],
         "fifo": [ok, (_info("P/pipe", tarfile.FIFOTYPE), None)],
     }[case]
-    archive = _hostile(tmp_path / f"{case}.tar", members)
+    archive = write_tar(tmp_path / f"{case}.tar", members)
     before = tree_listing(tmp_path)
     with pytest.raises(UnsafeArchiveError) as caught:
         unpack_archive(archive, into)

@@ -174,32 +174,49 @@ def _roll_back_interrupted(pack: Path) -> list[str]:
     return [note]
 
 
+def _package_state(pack: Path, options: PackageOptions) -> PackageState:
+    return read_package_state(pack, with_listing=options.append is Append.PRODUCT,
+                              with_sizes=options.append is not Append.REPLACE)
+
+
 def package(origpath: str | Path, packpath: str | Path, options: PackageOptions = DEFAULT_OPTIONS,
             progress: Progress | None = None, started: str | None = None, wait: bool = False) -> RunReport:
     """Package origpath into packpath and return the run report.
 
-    The run holds packpath exclusively (and origpath too in move mode, shared otherwise): a
-    second run on either stops at once, or waits with ``wait``.
+    Every check runs before anything is written, holding only a lock on origpath itself (shared,
+    exclusive in move mode), which writes nothing: bad input never touches the disk.  Packpath is
+    locked (exclusively) just before the first write; if another run changed it meanwhile, or an
+    interrupted run is rolled back, the plan is made again.  A second run on either stops at once,
+    or waits with ``wait``.
     """
     begin = time.monotonic()
     orig_real, pack = check_paths(Path(origpath), Path(packpath))
     externals = read_externals(options)
-    wants = [Want(pack, exclusive=True), Want(orig_real, exclusive=options.mode is Mode.MOVE)]
-    with RunLock(wants, "package", wait, on_wait=log.warning):
-        notes = _roll_back_interrupted(pack)
-        state = read_package_state(pack, with_listing=options.append is Append.PRODUCT,
-                                   with_sizes=options.append is not Append.REPLACE)
+    # An origin that is itself a package (pipeline styles read a staged package) is locked like one.
+    origin = Want(orig_real, exclusive=options.mode is Mode.MOVE, on_folder=not options.style.pipeline)
+
+    def plan_for(state: PackageState) -> Plan:
         check_packpath_state(state, options.append, pack)
         draft = _draft(orig_real, pack.name, options, state, externals)
         plan = complete_plan(draft, gather_facts(draft))
-        return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
+        preflight(plan, pack)
+        return plan
+
+    with RunLock([origin], "package", wait, on_wait=log.warning):
+        state = _package_state(pack, options)
+        plan = plan_for(state)
+        with RunLock([Want(pack, exclusive=True)], "package", wait, on_wait=log.warning):
+            notes = _roll_back_interrupted(pack)
+            now = _package_state(pack, options)
+            if notes or now != state:  # changed since it was planned for: plan again, under the lock
+                plan = plan_for(now)
+            return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
 
 
 def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
              notes: list[str], with_ticket: bool) -> RunReport:
-    """Preflight, execute, then write the manifest (and ticket) and remove the marker."""
+    """Execute a plan that passed its preflight, then write the manifest (and ticket) and remove the marker."""
     started = started or datetime.now().isoformat(timespec="seconds")
-    preflight(plan, pack)
     pack.parent.mkdir(parents=True, exist_ok=True)
     with run_log(pack, plan.append) as log_path:
         _log_plan(plan, pack)
@@ -246,14 +263,16 @@ def stage(pipeline_root: str | Path, staged_root: str | Path, mode: Mode = Mode.
         if not (run.sous and run.gous):
             raise UsageError("--real-uids: the run layout names no SOUS/GOUS uid; give them with --ous-uids")
         ous_uids = OusUids(run.sous, run.gous, run.ppr.mous)
-    with RunLock([Want(pack, exclusive=True), Want(run.mous_dir, exclusive=False)], "stage", wait,
-                 on_wait=log.warning):
-        notes = _roll_back_interrupted(pack)
+    with RunLock([Want(run.mous_dir, exclusive=False, on_folder=True)], "stage", wait, on_wait=log.warning):
         check_packpath_state(read_package_state(pack), Append.REPLACE, pack)
         listing, logs, skipped = list_run(run)
         pi = (externals.pi_script, externals.pi_script_size) if externals.pi_script else None
         plan = plan_stage(run, pack.name, mode, listing, logs, pi, externals.readme_text, ous_uids, skipped)
-        return run_plan(plan, pack, progress, started, begin, notes, with_ticket=False)
+        preflight(plan, pack)
+        with RunLock([Want(pack, exclusive=True)], "stage", wait, on_wait=log.warning):
+            notes = _roll_back_interrupted(pack)
+            check_packpath_state(read_package_state(pack), Append.REPLACE, pack)
+            return run_plan(plan, pack, progress, started, begin, notes, with_ticket=False)
 
 
 __all__ = ["Qa2packError", "check_paths", "package", "plan_package", "read_externals", "run_plan", "stage"]

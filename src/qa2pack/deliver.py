@@ -43,18 +43,27 @@ def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_o
             wait: bool = False) -> DeliveryReport:
     """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST (held exclusively)."""
     packpath, dest = Path(packpath), Path(dest)
+    _refusals(packpath, dest, fake_ok, naming)  # before a lock file is made (and again under the lock)
     with RunLock([Want(packpath, exclusive=False), Want(dest, exclusive=True)], "deliver", wait,
                  on_wait=log.warning):
         return _deliver(packpath, dest, max_size, fake_ok, progress or SilentProgress(), naming)
 
 
-def _deliver(packpath: Path, dest: Path, max_size: int, fake_ok: bool, progress: Progress,
-             naming: DeliveryNaming) -> DeliveryReport:
+def _refusals(packpath: Path, dest: Path, fake_ok: bool, naming: DeliveryNaming) -> None:
+    """Refuse what cannot be delivered: a fake package, an existing DEST, no project code, no uid."""
     refuse_fake_package(packpath, fake_ok)
     if os.path.lexists(dest):
         raise InputError(f"{dest} exists already; a delivery is never written over (remove it or choose another)")
+    blocked = next((p for p in dest.parents if os.path.lexists(p) and not p.is_dir()), None)
+    if blocked is not None:
+        raise InputError(f"cannot deliver into {dest}: {blocked} is a file, not a folder")
+    find_units(packpath, naming)  # refuses incomplete or unnamed packages
     check_project_name(packpath, naming)
-    find_units(packpath, naming)  # refuses incomplete or unnamed packages before anything is written
+
+
+def _deliver(packpath: Path, dest: Path, max_size: int, fake_ok: bool, progress: Progress,
+             naming: DeliveryNaming) -> DeliveryReport:
+    _refusals(packpath, dest, fake_ok, naming)
     partial = partial_path(dest)
     if partial.exists():
         log.warning("removing the partial delivery %s left by an interrupted run", partial)

@@ -450,22 +450,29 @@ def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, mem
     The package is held shared (no run may change it meanwhile) and the output folder exclusively.
     """
     packpath = Path(packpath)
+    select_units(packpath, naming, members)  # every refusal before a lock file is made (and again under the lock)
     with RunLock([Want(packpath, exclusive=False), Want(Path(output), exclusive=True)], "tarsplit", wait,
                  on_wait=log.warning):
         return _split(packpath, Path(output), max_size, members, progress or SilentProgress(), naming)
 
 
-def _split(packpath: Path, output: Path, max_size: int, members: Sequence[str], progress: Progress,
-           naming: DeliveryNaming) -> SplitResult:
-    warnings = check_project_name(packpath, naming)
-    units, unit_warnings = find_units(packpath, naming)
-    warnings += unit_warnings
+def select_units(packpath: Path, naming: DeliveryNaming, members: Sequence[str] = ()) -> tuple[list[DeliveryUnit],
+                                                                                              list[str]]:
+    """Return the units to split (only ``members`` when given) and the warnings; refuse what cannot be."""
+    units, warnings = find_units(packpath, naming)
+    warnings = check_project_name(packpath, naming) + warnings
     if members:
         wanted = set(members)
         units = [u for u in units if u.folder.rsplit("/", 1)[-1] in wanted or u.ous in wanted]
         unknown = wanted - {u.folder.rsplit("/", 1)[-1] for u in units} - {u.ous for u in units}
         if unknown:
             raise UsageError(f"no member named {', '.join(sorted(unknown))} in {packpath}")
+    return units, warnings
+
+
+def _split(packpath: Path, output: Path, max_size: int, members: Sequence[str], progress: Progress,
+           naming: DeliveryNaming) -> SplitResult:
+    units, warnings = select_units(packpath, naming, members)
     note_writing(str(output))
     output.mkdir(parents=True, exist_ok=True)
     result = SplitResult(warnings=warnings, units=units)

@@ -332,9 +332,14 @@ class Extraction:
         self.journal_path = root / JOURNAL
         self._journal: IO[str] | None = None
         self._new_dirs: set[str] = set()
+        self._made_root: list[Path] = []  # the target and the folders above it that this run made
 
     def __enter__(self) -> Extraction:
         note_writing(str(self.root))
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            self._made_root.append(folder)
+            folder = folder.parent
         self.root.mkdir(parents=True, exist_ok=True)
         self._journal = open(self.journal_path, "x", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
         return self
@@ -346,6 +351,11 @@ class Extraction:
             self.journal_path.unlink()
             return
         undo(self.root)
+        for folder in self._made_root:  # deepest first; only while empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def record(self, path: str) -> None:
         """Write down a path before making it (flushed: a killed run is undone by the next)."""
