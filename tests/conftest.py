@@ -10,7 +10,7 @@ import pytest
 
 from factories import SB3, project229_setup3
 from qa2pack import Mode, PackageOptions, package
-from qa2pack.casatables import TableTemplates, build_tree
+from qa2pack.analyst.casatables import TableTemplates, build_tree
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,7 +25,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TableTemplat
 
 @pytest.fixture
 def build(tmp_path: Path, templates: TableTemplates) -> Callable[..., Path]:
-    """Build a layout (see ``qa2pack.casatables.build_tree``) below ``tmp_path / name``."""
+    """Build a layout (see ``qa2pack.analyst.casatables.build_tree``) below ``tmp_path / name``."""
 
     def make(layout: Mapping[str, str], name: str = "orig") -> Path:
         root = tmp_path / name

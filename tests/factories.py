@@ -1,4 +1,4 @@
-"""Reduction trees of the seeds, as layouts for ``qa2pack.casatables.build_tree``.
+"""Reduction trees of the seeds, as layouts for ``qa2pack.analyst.casatables.build_tree``.
 
 Values: ``@ms``, ``@cal`` (CASA >= 3.4 caltable), ``@calold`` (CAL_DESC caltable), ``@mask``,
 ``@image``, ``@flagversions``, ``@asdm``, ``@plots``, ``@png``, ``@fits``, ``@dir``,
@@ -11,19 +11,30 @@ import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Dict, Mapping, Optional, Tuple
 
-from qa2pack.demo import SB3, SB4, eb_folder, project229_setup3, project229_setup4
+from qa2pack.analyst.demo import SB3, SB4, eb_folder, project229_setup3, project229_setup4
 
 __all__ = ["FIG1", "FIG2", "FIG3", "SB3", "SB4", "eb", "project229_setup3", "project229_setup4", "tree_listing"]
 
 
-def eb(folder: str, uid: str, old_style: bool = False) -> dict[str, str]:
+class Layout(Dict[str, str]):
+    """A tree to build (path -> content); ``a | b`` merges two, on Python 3.8 as well."""
+
+    def __or__(self, other: Mapping[str, str]) -> Layout:  # type: ignore[override]
+        return Layout({**self, **other})
+
+    def __ror__(self, other: Mapping[str, str]) -> Layout:  # type: ignore[override]
+        return Layout({**other, **self})
+
+
+def eb(folder: str, uid: str, old_style: bool = False) -> Layout:
     """A complete EB folder (ASDM, MSs, caltables, plots, qa2, checklist, one log)."""
-    return eb_folder(folder, uid, old_style=old_style, logs=(f"casapy-{uid[-4:]}.log",))
+    return Layout(eb_folder(folder, uid, old_style=old_style, logs=(f"casapy-{uid[-4:]}.log",)))
 
 
-# Figure 1 of seed 000: one member; EB folders and a Combined folder below the member folder.
-FIG1 = {
+# Layout 1: one member; EB folders and a Combined folder below the member folder.
+FIG1 = Layout({
     **eb("MemberA/DataA1", "uid___A002_X1111_Xa1"),
     **eb("MemberA/DataA2", "uid___A002_X1111_Xa2", old_style=True),
     "MemberA/Combined/concat.ms": "@ms",
@@ -31,10 +42,10 @@ FIG1 = {
     "MemberA/Combined/imaging.log": "log\n",
     "MemberA/Combined/target.cont.fits": "@fits",
     "MemberA/Combined/target.cont.mask": "@mask",
-}
+})
 
-# Figure 2: two members (A with one EB, B with two EBs and combined products).
-FIG2 = {
+# Layout 2: two members (A with one EB, B with two EBs and combined products).
+FIG2 = Layout({
     **eb("MemberA/DataA1", "uid___A002_X2222_Xa1"),
     "MemberA/scriptForImaging.py": "# imaging A\n",
     "MemberA/a.cont.fits": "@fits",
@@ -43,12 +54,11 @@ FIG2 = {
     "MemberB/Combined/concat.ms": "@ms",
     "MemberB/Combined/scriptForImaging.py": "# imaging B\n",
     "MemberB/Combined/b.cont.fits": "@fits",
-}
+})
 
-# Figure 3: origpath itself holds the ASDM, the MSs and the products.
-FIG3 = {
-    key.split("/", 1)[1]: value for key, value in eb("X", "uid___A002_X3333_X33").items()
-} | {"scriptForImaging.py": "# imaging\n", "target.fits": "@fits"}
+# Layout 3: origpath itself holds the ASDM, the MSs and the products.
+FIG3 = Layout({key.split("/", 1)[1]: value for key, value in eb("X", "uid___A002_X3333_X33").items()}) | {
+    "scriptForImaging.py": "# imaging\n", "target.fits": "@fits"}
 
 
 def tree_listing(root: Path, tmp: Path | None = None, collapse_tables: bool = False) -> list[str]:
@@ -76,7 +86,7 @@ def tree_listing(root: Path, tmp: Path | None = None, collapse_tables: bool = Fa
     return [line(p) for p in sorted(root.rglob("*")) if not inside_table(p)]
 
 
-TarMember = tuple[tarfile.TarInfo, bytes | None]
+TarMember = Tuple[tarfile.TarInfo, Optional[bytes]]
 
 
 def write_tar(path: Path, members: list[TarMember], fmt: int = tarfile.PAX_FORMAT, mode: str = "w") -> Path:

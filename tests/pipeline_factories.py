@@ -17,12 +17,13 @@ writer gives it (``piperesults/ous/session/{caltables,asdm/{finalflags,applycmds
 
 from __future__ import annotations
 
-import io
+import gzip
 import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from qa2pack.casatables import make_asdm, make_fits
+from qa2pack.analyst.casatables import make_asdm, make_fits
+from qa2pack.delivery.tarsplit import TarEntry, ustar_header
 
 RECIPE = "hifa_calimage"
 
@@ -128,19 +129,18 @@ def manifest_xml(mous: str, sessions: Mapping[str, Sequence[str]], caltables: Ma
 
 
 def tgz_bytes(members: Mapping[str, bytes | None]) -> bytes:
-    """A gzip tar holding folders (None) and files, as the pipeline's export writes them."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.mtime = 1_600_000_000
-            if data is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    """A gzip tar holding folders (None) and files, as the pipeline's export writes them.
+
+    The headers come from qa2pack's ustar writer, which writes what ``tarfile`` of Python 3.9 and
+    later writes (3.8 fills the device fields with zeros): the same bytes, and sizes, everywhere.
+    """
+    tar = bytearray()
+    for name, data in members.items():
+        entry = TarEntry(name, len(data or b""), 0, data is None, 0o755 if data is None else 0o644, 1_600_000_000)
+        tar += ustar_header(entry) + (data or b"") + bytes(-len(data or b"") % 512)
+    tar += bytes(1024)
+    tar += bytes(-len(tar) % tarfile.RECORDSIZE)
+    return gzip.compress(bytes(tar), compresslevel=9, mtime=0)
 
 
 def caltables_tgz(ebs: Sequence[str]) -> bytes:
@@ -221,7 +221,7 @@ def cycle4_run(root: Path) -> Path:
     mous = _mous(root, c["run"], c["sous"], c["gous"], m)
     ppr = ppr_xml(c["project"], c["run"], c["sous"], c["gous"], m, c["sessions"])
     products, caltables = _session_products(m, c["sessions"])
-    products |= {
+    products.update({
         "PPR_uid___A001_X87c_X6b.xml": ppr,
         "flux.csv": "field,spw,I\nJ1924-2914,16,3.1\n",
         "antennapos.csv": "antenna,x,y,z\n",
@@ -232,7 +232,7 @@ def cycle4_run(root: Path) -> Path:
         f"{m}.weblog.tgz": tgz_bytes({"pipeline-20170301T100000/html/index.html": b"<html/>"}),
         f"{m}.J1924-2914_bp.spw16.mfs.I.pbcor.fits": "",
         f"{m}.J1751+0939_ph.spw16.mfs.I.pbcor.fits": "",
-    }
+    })
     for eb in c["ebs"]:
         products[f"{eb}_flagtemplate.txt"] = "# flag template\n"
     _files(mous / "products", products)
@@ -261,7 +261,7 @@ def cycle5_run(root: Path) -> Path:
     sessions = c["sessions"]
     ebs = [eb for group in sessions.values() for eb in group]
     products, caltables = _session_products(m, sessions)
-    products |= {
+    products.update({
         "PPR_uid___A001_X1296_X108.xml": ppr_xml(c["project"], c["run"], c["sous"], c["gous"], m, sessions),
         f"{m}.{r}.casa_pipescript.py": "h_init()\nhifa_importdata(vis=[...])\n",
         f"{m}.{r}.casa_piperestorescript.py": restore_script(ebs, ["session_1", "session_2"]),
@@ -271,7 +271,7 @@ def cycle5_run(root: Path) -> Path:
         f"{m}.{r}.flux.csv": "field,spw,I\nJ1924-2914,16,3.1\n",
         f"{m}.J1924-2914_bp.spw16.mfs.I.pbcor.fits": "",
         f"{m}.W43-MM1_sci.spw16.cube.I.pbcor.fits": "",
-    }
+    })
     for eb in ebs:
         products[f"{eb}.flagtemplate.txt"] = "# flag template\n"
     _files(mous / "products", products)
@@ -301,7 +301,7 @@ def current_run(root: Path, extra: dict[str, str] | None = None) -> Path:
     ebs = [eb for group in sessions.values() for eb in group]
     per_eb_sessions = [keyword.lower() for keyword, group in sessions.items() for _ in group]
     products, caltables = _session_products(m, sessions)
-    products |= {
+    products.update({
         f"{m}.{r}.pprequest.xml": ppr,
         f"{m}.{r}.weblog.tgz": tgz_bytes({"pipeline-20180601T120000/html/index.html": b"<html/>"}),
         f"{m}.{r}.casa_commands.log": "hifa_importdata(...)\n",
@@ -314,13 +314,13 @@ def current_run(root: Path, extra: dict[str, str] | None = None) -> Path:
         f"{m}.J1924-2914_bp.spw16.mfs.I.pbcor.fits": "",
         f"{m}.s38_0.Target.spw16.cube.I.pbcor.fits": "",
         f"{m}.cont.dat": "Field: Target\n",
-    }
+    })
     for keyword in sessions:
         products[f"{m}.{keyword.lower()}.auxcaltables.tgz"] = tgz_bytes({"aux.tbl/table.dat": b"aux"})
     for eb in ebs:
         products[f"{eb}.ms.auxcalapply.txt"] = "# aux\n"
         products[f"{eb}.flagtemplate.txt"] = "# flag template\n"
-    products |= extra or {}
+    products.update(extra or {})
     _files(mous / "products", products)
     _files(mous / "working", {"casa-20180601-120000.log": "CASA log\n", f"PPR_{m}.xml": ppr})
     (mous / "rawdata").mkdir()

@@ -1,4 +1,4 @@
-"""Append modes (seed 001's appended member), numbering by number, and the ''-replace rules."""
+"""Append modes (the QA2 wiki's appended member), numbering by number, and the ''-replace rules."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pytest
 
 from factories import SB3, SB4, eb, project229_setup3, project229_setup4
 from qa2pack import Append, Mode, PackageOptions, package
-from qa2pack.errors import PackpathError
-from qa2pack.manifest import read_manifest
+from qa2pack.core.errors import PackpathError
+from qa2pack.formats.manifest import read_manifest
 
 GROUP = "sg_ouss_id/group_ouss_id"
 
 
 @pytest.fixture
 def project229(build) -> Path:
-    return build(project229_setup3() | project229_setup4(), "project229")
+    return build({**project229_setup3(), **project229_setup4()}, "project229")
 
 
 def members(packpath: Path, group: str = "group_ouss_id") -> list[str]:
@@ -81,7 +81,7 @@ def test_append_product_with_two_members_makes_the_rest_new(build, tmp_path: Pat
 def test_ten_members_then_append_goes_to_eleven(build, tmp_path: Path) -> None:
     layout = {}
     for n in range(1, 11):
-        layout |= eb(f"SB{n}/X{n}", f"uid___A002_X12_X{n}")
+        layout.update(eb(f"SB{n}/X{n}", f"uid___A002_X12_X{n}"))
     packpath = tmp_path / "P"
     package(build(layout, "ten"), packpath)
     assert members(packpath)[-1] == "member_ouss_id9"  # lexical order; the numbers decide below

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa2pack.atomic import escape_field, unescape_field
+from qa2pack.formats.atomic import escape_field, unescape_field
 
 FIELD_TEXT = st.text(alphabet=st.sampled_from(["a", "/", " ", "\\", "\t", "\n", "t", "n", "é"]), max_size=30)
 
@@ -35,10 +35,10 @@ def test_unescape_follows_the_rule_on_any_text(text: str) -> None:
 
 
 def test_manifest_round_trips_paths_with_tabs_newlines_and_backslashes(tmp_path) -> None:
-    from qa2pack.manifest import read_manifest, write_manifest
+    from qa2pack.formats.manifest import read_manifest, write_manifest
 
     plain = {"a/plain.txt": (3, None), "b/x.fits": (10, "0" * 32)}
-    odd = plain | {"c/tab\there": (1, None), "c/new\nline": (2, None), "c/back\\slash\\n": (4, "f" * 32)}
+    odd = {**plain, **{"c/tab\there": (1, None), "c/new\nline": (2, None), "c/back\\slash\\n": (4, "f" * 32)}}
     for entries in (plain, odd):
         write_manifest(tmp_path / "m.tsv", entries, {"mode": "hard"})
         text = (tmp_path / "m.tsv").read_text()

@@ -1,4 +1,4 @@
-"""Sanity checks of SPEC section 7: warnings that let packaging go on, and the ephemeris abort."""
+"""Sanity checks: warnings that let packaging go on, and the ephemeris abort."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from factories import eb, tree_listing
 from qa2pack import PackageOptions, package, plan_package
-from qa2pack.errors import EphemerisConflictError
-from qa2pack.readme import DEFAULT_HEADER
+from qa2pack.core.errors import EphemerisConflictError
+from qa2pack.planning.readme import DEFAULT_HEADER
 
 
 def codes(plan) -> list[str]:
@@ -41,7 +41,7 @@ def test_smoothed_bandpass_satisfies_the_bandpass_requirement(build) -> None:
 
 
 def test_eb_without_script_log_or_product(build) -> None:
-    # An EB folder cleared down to its ASDM (seed 004's qa2_clear keeps the ASDM and the script).
+    # An EB folder cleared down to its ASDM (the workspace's clear keeps the ASDM and the script).
     plan = plan_package(build({"SB/X1/uid___A002_X13_X1": "@asdm"}))
     assert {"eb-without-script", "eb-without-log", "no-product", "missing-caltable", "missing-qa2"} <= set(codes(plan))
 
@@ -57,8 +57,8 @@ def test_default_readme_is_a_warning_and_uses_the_template(build, tmp_path: Path
 
 def test_name_collision_keeps_both_and_warns(build) -> None:
     layout = eb("SB/X1", "uid___A002_X13_X1") | eb("SB/X2", "uid___A002_X13_X2")
-    layout |= {"SB/X1/scriptForImaging.py": "# one\n", "SB/X2/scriptForImaging.py": "# two\n",
-               "SB/scriptForImaging.py": "# SB level\n", "SB/i.fits": "@fits"}
+    layout.update({"SB/X1/scriptForImaging.py": "# one\n", "SB/X2/scriptForImaging.py": "# two\n",
+               "SB/scriptForImaging.py": "# SB level\n", "SB/i.fits": "@fits"})
     plan = plan_package(build(layout))
     scripts = {a.target.name: a.source for a in plan.actions if a.target.parts[3] == "script"}
     assert scripts["scriptForImaging.py"] == "SB/scriptForImaging.py"  # the shallowest keeps the name
@@ -80,7 +80,7 @@ def test_plan_does_not_depend_on_input_order(build) -> None:
 
 def test_ephemerides_with_same_name_and_different_content_abort_before_writing(build, tmp_path: Path) -> None:
     layout = eb("SB/X1", "uid___A002_X13_X1") | eb("SB/X2", "uid___A002_X13_X2")
-    layout |= {"SB/X1/Titan.eph": "ephemeris one\n", "SB/X2/Titan.eph": "ephemeris two\n"}
+    layout.update({"SB/X1/Titan.eph": "ephemeris one\n", "SB/X2/Titan.eph": "ephemeris two\n"})
     root = build(layout)
     before = tree_listing(tmp_path)
     with pytest.raises(EphemerisConflictError) as caught:
@@ -92,8 +92,8 @@ def test_ephemerides_with_same_name_and_different_content_abort_before_writing(b
 
 def test_identical_ephemerides_are_packaged_once(build) -> None:
     layout = eb("SB/X1", "uid___A002_X13_X1") | eb("SB/X2", "uid___A002_X13_X2")
-    layout |= {"SB/X1/Titan.eph": "same\n", "SB/X2/Titan.eph": "same\n",
-               "SB/X1/uid___A002_X13_X1.ms.scriptForCalibration.py": "fixplanets(vis='x', field='Titan')\n"}
+    layout.update({"SB/X1/Titan.eph": "same\n", "SB/X2/Titan.eph": "same\n",
+               "SB/X1/uid___A002_X13_X1.ms.scriptForCalibration.py": "fixplanets(vis='x', field='Titan')\n"})
     plan = plan_package(build(layout))
     ephs = [a for a in plan.actions if a.target.name == "Titan.eph"]
     assert [a.target.parts[3] for a in ephs] == ["calibrated"]

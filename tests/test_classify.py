@@ -1,4 +1,4 @@
-"""Discovery by content (SPEC section 2): names never decide what a folder is."""
+"""Discovery by content: names never decide what a folder is."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa2pack.classify import DirFacts, classify_dir, parse_table_type
-from qa2pack.model import Kind, Unit
-from qa2pack.probe import scan_tree
+from qa2pack.core.model import Kind, Unit
+from qa2pack.scan.classify import DirFacts, classify_dir, parse_table_type
+from qa2pack.scan.probe import scan_tree
 
 
 def facts(subdirs=(), files=(), table_type=None) -> DirFacts:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from factories import eb
-from qa2pack import errors
 from qa2pack.cli import main
+from qa2pack.core import errors
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_hard_mode_across_file_systems_suggests_copy(capsys, sb: Path, tmp_path:
         st = real_stat(path, *args, **kwargs)
         return Other(st) if str(path) == str(tmp_path) else st
 
-    monkeypatch.setattr("qa2pack.preflight.os.stat", fake_stat)
+    monkeypatch.setattr("qa2pack.run.preflight.os.stat", fake_stat)
     before = snapshot(tmp_path)
     code, _, err = run(capsys, "package", str(sb), str(tmp_path / "P"), "--mode", "hard")
     assert code == 2

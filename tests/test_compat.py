@@ -11,7 +11,7 @@ import pytest
 
 from factories import SB3, project229_setup3
 from qa2pack import Qa2packError, QA_Packager
-from qa2pack.errors import UsageError
+from qa2pack.core.errors import UsageError
 
 RUN_PACKAGING = """\
 from qa2pack import *

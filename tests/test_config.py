@@ -9,8 +9,8 @@ import pytest
 from factories import eb
 from qa2pack import PackageOptions, plan_package
 from qa2pack.cli import main
-from qa2pack.config import DEFAULT_CONFIG, load_config
-from qa2pack.errors import ConfigError
+from qa2pack.core.config import DEFAULT_CONFIG, load_config
+from qa2pack.core.errors import ConfigError
 
 
 def test_printed_defaults_read_back_unchanged(tmp_path: Path, capsys) -> None:

@@ -14,12 +14,12 @@ import pytest
 import qa2pack
 
 SRC = Path(qa2pack.__file__).parent
-MODULES = sorted(m.name for m in pkgutil.iter_modules([str(SRC)]) if m.name != "__main__")
+MODULES = sorted(m.name for m in pkgutil.walk_packages([str(SRC)], prefix="qa2pack.") if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_module_imports_alone(module: str) -> None:
-    code = f"import importlib; importlib.import_module('qa2pack.{module}')"
+    code = f"import importlib; importlib.import_module('{module}')"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -45,3 +45,11 @@ def test_every_public_name_resolves_and_the_package_loads_nothing_heavy() -> Non
     code = ("import sys, qa2pack.cli, qa2pack.api; print(' '.join(m for m in "
             "('multiprocessing', 'tomllib', 'astropy', 'numpy', 'casacore', 'rich', '_hashlib') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == ""
+
+
+def test_no_module_hides_a_public_name() -> None:
+    """Importing a submodule sets an attribute of its package: none may be named like the API."""
+    code = ("import importlib, inspect, sys, qa2pack\n"
+            f"for name in {MODULES!r}: importlib.import_module(name)\n"
+            "print([n for n in qa2pack.__all__ if inspect.ismodule(getattr(qa2pack, n))])")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

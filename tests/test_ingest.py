@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa2pack.ingest import (
+from qa2pack.delivery.ingest import (
     archive_reading,
     archive_readme_member,
     has_tree_lines,

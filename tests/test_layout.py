@@ -8,21 +8,19 @@ import pytest
 
 from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, stage
-from qa2pack.errors import InputError, UsageError
-from qa2pack.layout import (
-    DeliveryNaming,
+from qa2pack.core.errors import InputError, UsageError
+from qa2pack.delivery.layout import (
     archive_recognises,
     is_project_code,
     is_readme,
     level_of,
     list_groups,
     member_of,
-    name_folders,
     package_folder_of,
     parse_tar_name,
-    read_uid_map,
 )
-from qa2pack.tarsplit import find_units
+from qa2pack.delivery.tarsplit import find_units
+from qa2pack.delivery.uids import DeliveryNaming, name_folders, read_uid_map
 
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
 REAL = "science_goal.uid___A001_X1_X2/group.uid___A001_X1_X3/member.uid___A001_X1_X4"

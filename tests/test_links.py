@@ -1,4 +1,4 @@
-"""Symbolic links in origpath (SPEC section 7): never a link in the package, nothing packaged twice."""
+"""Symbolic links in origpath: never a link in the package, nothing packaged twice."""
 
 from __future__ import annotations
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from qa2pack import lock as lock_module
-from qa2pack.errors import LockBusyError
-from qa2pack.lock import RunLock, Want, folder_locks_work, lock_path
+from qa2pack.core.errors import LockBusyError
+from qa2pack.run import lock as lock_module
+from qa2pack.run.lock import RunLock, Want, folder_locks_work, lock_path
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from qa2pack.lock import RunLock, Want
+from qa2pack.run.lock import RunLock, Want
 with RunLock([Want(Path(sys.argv[1]), sys.argv[2] == "x", sys.argv[3] == "folder")], "package"):
     print("held", flush=True)
     time.sleep(60)

@@ -1,4 +1,4 @@
-"""Members and their contents for the three layouts of seed 000 (figures 1-3) and edge cases."""
+"""Members and their contents for the three layouts analysts use (factories FIG1-FIG3) and edge cases."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 
 from factories import FIG1, FIG2, FIG3, eb
 from qa2pack import PackageOptions, plan_package
-from qa2pack.errors import NoEBProductsError
-from qa2pack.members import find_members
-from qa2pack.model import Folder, Kind, Unit
-from qa2pack.naming import natural_sorted
-from qa2pack.probe import scan_tree
+from qa2pack.core.errors import NoEBProductsError
+from qa2pack.core.model import Folder, Kind, Unit
+from qa2pack.core.naming import natural_sorted
+from qa2pack.scan.members import find_members
+from qa2pack.scan.probe import scan_tree
 
 
 def targets(plan, member: int = 0) -> set[str]:
@@ -61,7 +61,7 @@ def test_figure3_origpath_is_the_eb_folder(build) -> None:
 def test_members_are_in_natural_order_and_numbered_past_nine(build) -> None:
     layout = {}
     for n in range(1, 12):
-        layout |= eb(f"SB{n}/X{n}", f"uid___A002_X9_X{n}")
+        layout.update(eb(f"SB{n}/X{n}", f"uid___A002_X9_X{n}"))
     plan = plan_package(build(layout))
     assert [m.source for m in plan.members] == [f"SB{n}" for n in range(1, 12)]
     assert [m.folder.name for m in plan.members] == ["member_ouss_id"] + [f"member_ouss_id{n}" for n in range(2, 12)]

@@ -11,7 +11,7 @@ import pytest
 
 from factories import SB3, eb, project229_setup3, tree_listing
 from qa2pack import Mode, PackageOptions, package
-from qa2pack.manifest import read_manifest
+from qa2pack.formats.manifest import read_manifest
 
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
 
@@ -165,7 +165,7 @@ def test_fake_files_share_empty_inodes_and_leave_no_helper_behind(sb3: Path, tmp
 def test_empty_inodes_start_a_new_source_when_one_is_full(tmp_path: Path, monkeypatch) -> None:
     import errno
 
-    from qa2pack.execute import EmptyInodes
+    from qa2pack.run.execute import EmptyInodes
 
     recorded: list[str] = []
     empty = EmptyInodes(tmp_path, recorded.append, per_inode=3)
@@ -220,7 +220,7 @@ def test_hard_links_the_kernel_refuses_are_found_before_anything_is_written(temp
     import tempfile
 
     from factories import eb
-    from qa2pack.casatables import build_tree
+    from qa2pack.analyst.casatables import build_tree
 
     base = Path(tempfile.mkdtemp(dir="/tmp"))  # outside pytest's private folders, so nobody can read it
     try:

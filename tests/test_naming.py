@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa2pack.errors import UsageError
-from qa2pack.layout import MEMBER_LEVEL, part_name
-from qa2pack.naming import (
+from qa2pack.core.errors import UsageError
+from qa2pack.core.naming import (
     archive_uid,
     eb_uid_of,
     leading_uid,
@@ -18,6 +17,7 @@ from qa2pack.naming import (
     natural_sorted,
     normalize_uid,
 )
+from qa2pack.delivery.layout import MEMBER_LEVEL, part_name
 
 HEX = st.text("0123456789abcdef", min_size=1, max_size=7)
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from factories import eb
 from qa2pack import plan_package
-from qa2pack.casatables import TableTemplates, build_tree
-from qa2pack.probe import scan_tree
+from qa2pack.analyst.casatables import TableTemplates, build_tree
+from qa2pack.scan.probe import scan_tree
 
 TEMPLATES = TableTemplates()
 NAMES = ["scriptForImaging.py", "casapy.log", "ipython.log.txt", "qa2_part1.png", "textfile.txt", "checklist.txt",
@@ -23,7 +23,7 @@ FOLDERS = ["SB", "SB/X1", "SB/X2", "SB/X1/qa2", "SB/Combined", "SB/images", "oth
 @given(files=st.lists(st.tuples(st.sampled_from(FOLDERS), st.sampled_from(NAMES)), max_size=25, unique=True))
 def test_every_path_is_packaged_or_reported_once_and_targets_are_unique(files: list[tuple[str, str]]) -> None:
     layout = eb("SB/X1", "uid___A002_X50_X1") | eb("SB/X2", "uid___A002_X50_X2")
-    layout |= {f"{folder}/{name}": "eph\n" if name.endswith(".eph") else name for folder, name in files}
+    layout.update({f"{folder}/{name}": "eph\n" if name.endswith(".eph") else name for folder, name in files})
     with tempfile.TemporaryDirectory() as tmp:
         root = build_tree(Path(tmp) / "o", layout, TEMPLATES)
         plan = plan_package(root)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline_factories import CURRENT, ppr_xml
-from qa2pack.errors import PipelineRunError
-from qa2pack.ppr import RestoreRequest, read_ppr, session_value, split_session, unread_sessions, write_restore_ppr
+from qa2pack.core.errors import PipelineRunError
+from qa2pack.pipeline.ppr import RestoreRequest, read_ppr, session_value, split_session, unread_sessions, write_restore_ppr
 
 C = CURRENT
 

@@ -1,4 +1,4 @@
-"""The project229 example of the QA2 wiki (seed 001): the package must be the wiki's tree."""
+"""The project229 example of the QA2 wiki: the package must be the wiki's tree."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from factories import SB3, project229_setup3, tree_listing
 from qa2pack import Mode, PackageOptions, package
-from qa2pack.readme import parse_tree
+from qa2pack.planning.readme import parse_tree
 
-# The output listing of seed 001 for IRC10216_setup3_b6_run_x2, verbatim.
+# The QA2 wiki's output listing for IRC10216_setup3_b6_run_x2, verbatim.
 SEED_001_OUTPUT = """\
 |-- 2011.0.00229.S/
 |   |-- sg_ouss_id/
@@ -112,7 +112,7 @@ def test_readme_tree_lists_the_package_to_the_archive_depth_and_counts_it(sb3: P
     assert readme.splitlines()[-1] == f"{dirs} directories, {files} files"
     tree = readme.splitlines()[readme.splitlines().index("|-- 2011.0.00229.S/"):-2]
     assert all(line.startswith("|") for line in tree)
-    assert all(line.endswith("/") == (packpath / path).is_dir() for line, path in zip(tree[1:], paths, strict=True))
+    assert all(line.endswith("/") == (packpath / path).is_dir() for line, path in zip(tree[1:], paths))
 
 
 def test_fake_mode_gives_empty_files_and_copy_and_hard_give_real_data(sb3: Path, tmp_path: Path) -> None:

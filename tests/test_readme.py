@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from factories import eb
 from qa2pack import PackageOptions, package
-from qa2pack.casatables import make_fits
-from qa2pack.fitsinfo import summarize_fits
-from qa2pack.readme import parse_tree, readme_tree, render_readme, render_tree, split_header
+from qa2pack.analyst.casatables import make_fits
+from qa2pack.formats.fitsinfo import summarize_fits
+from qa2pack.planning.readme import parse_tree, readme_tree, render_readme, render_tree, split_header
 
 
 def test_fits_summary_reads_size_frequency_beam_and_noise(tmp_path: Path) -> None:

@@ -10,15 +10,15 @@ import pytest
 
 from factories import SB3, SB4, project229_setup3, project229_setup4, tree_listing
 from qa2pack import Append, Mode, PackageOptions, package
-from qa2pack import execute as execute_module
 from qa2pack.cli import main
-from qa2pack.errors import EXIT_FAILED_MIDRUN, ExecutionError
-from qa2pack.journal import MARKER, moves_path
+from qa2pack.core.errors import EXIT_FAILED_MIDRUN, ExecutionError
+from qa2pack.run import execute as execute_module
+from qa2pack.run.journal import MARKER, moves_path
 
 
 @pytest.fixture
 def project229(build) -> Path:
-    return build(project229_setup3() | project229_setup4(), "project229")
+    return build({**project229_setup3(), **project229_setup4()}, "project229")
 
 
 def contents(root: Path) -> dict[str, bytes]:

@@ -11,15 +11,16 @@ import pytest
 from factories import SB3, project229_setup3, tree_listing, write_tar
 from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, PackageOptions, Style, package, stage
-from qa2pack import unpack as unpack_module
-from qa2pack.casatables import make_asdm
+from qa2pack.analyst.casatables import make_asdm
 from qa2pack.cli import main
-from qa2pack.deliver import deliver
-from qa2pack.errors import RestoreError, UnsafeArchiveError
-from qa2pack.layout import DeliveryNaming
-from qa2pack.ppr import read_ppr
-from qa2pack.restore import restore_prep, space_factor
-from qa2pack.unpack import unpack_archive
+from qa2pack.core.errors import RestoreError, UnsafeArchiveError
+from qa2pack.delivery.deliver import deliver
+from qa2pack.delivery.uids import DeliveryNaming
+from qa2pack.pipeline.ppr import read_ppr
+from qa2pack.restore import unpack as unpack_module
+from qa2pack.restore.members import space_factor
+from qa2pack.restore.prepare import restore_prep
+from qa2pack.restore.unpack import unpack_archive
 
 PROJECT = "2011.0.00229.S"
 MEMBER = f"{PROJECT}/sg_ouss_id/group_ouss_id/member_ouss_id"

@@ -9,12 +9,12 @@ import pytest
 from factories import tree_listing
 from pipeline_factories import CURRENT, CYCLE4, current_run, cycle4_run
 from qa2pack import Mode, OusUids, PackageOptions, QA_Pipeline_Stager, Style, package, stage
-from qa2pack.casatables import make_asdm, make_fits
+from qa2pack.analyst.casatables import make_asdm, make_fits
 from qa2pack.cli import main
-from qa2pack.errors import PipelineRunError
-from qa2pack.ppr import read_ppr
-from qa2pack.tarsplit import tarsplit
-from qa2pack.verify import check_scripts, verify_package, verify_tars, view_from_folder
+from qa2pack.core.errors import PipelineRunError
+from qa2pack.delivery.tarsplit import tarsplit
+from qa2pack.delivery.verify import check_scripts, verify_package, verify_tars, view_from_folder
+from qa2pack.pipeline.ppr import read_ppr
 
 GOLDEN = Path(__file__).parent / "golden"
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -143,7 +143,7 @@ def test_case2_package_a_staged_tree_after_script_for_pi(tmp_path: Path) -> None
         assert (out / rel).is_file(), rel  # every staged product is kept where it was
     assert (out / "product/Target.cont.image.pbcor.fits").is_file()
     assert (out / "script/scriptForImaging.py").is_file()
-    # calibrated/ holds several EBs: its log is a combined product and keeps its name (seed 002's imaging.log)
+    # calibrated/ holds several EBs: its log is a combined product and keeps its name (an imaging.log)
     assert [p.name for p in (out / "log").glob("*casa-20180701-090000.log")] == ["casa-20180701-090000.log"]
     assert not (out / "calibrated").exists() and not (out / "raw").exists()  # no MSs, no ASDMs
     reasons = {s.source: s.reason for s in report.skipped}

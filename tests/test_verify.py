@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from factories import SB3, project229_setup3
-from qa2pack import deliver as deliver_module
 from qa2pack import package
 from qa2pack.cli import main
-from qa2pack.deliver import deliver, partial_path
-from qa2pack.errors import InputError
-from qa2pack.layout import DeliveryNaming
-from qa2pack.tarsplit import tarsplit
-from qa2pack.verify import verify_package, verify_tars
+from qa2pack.core.errors import InputError
+from qa2pack.delivery import deliver as deliver_module
+from qa2pack.delivery.deliver import deliver, partial_path
+from qa2pack.delivery.tarsplit import tarsplit
+from qa2pack.delivery.uids import DeliveryNaming
+from qa2pack.delivery.verify import verify_package, verify_tars
 
 PROJECT = "2011.0.00229.S"
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -211,7 +211,7 @@ def test_a_folder_made_by_deliver_verifies_as_a_delivery(copy_package: Path, tmp
 
 
 def verify_package_or_delivery(path: Path):
-    from qa2pack.verify import is_delivery, verify_delivery
+    from qa2pack.delivery.verify import is_delivery, verify_delivery
 
     assert is_delivery(path)
     return verify_delivery(path)

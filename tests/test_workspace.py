@@ -1,4 +1,4 @@
-"""The QA2 workspace helpers of seed 004: start, clear, fluxequal-start."""
+"""The QA2 workspace helpers: start, clear, fluxequal-start."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from factories import SB3, project229_setup3
-from qa2pack.casatables import make_asdm
+from qa2pack.analyst.casatables import make_asdm
+from qa2pack.analyst.workspace import apply_clear, fluxequal_start, plan_clear, start
 from qa2pack.cli import main
-from qa2pack.errors import InputError
-from qa2pack.workspace import apply_clear, fluxequal_start, plan_clear, start
+from qa2pack.core.errors import InputError
 
 UIDS = ("uid___A002_Xdd9c61_X66d", "uid___A002_X4sda4d_Xa12")
 

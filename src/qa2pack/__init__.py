@@ -18,21 +18,22 @@ from ._version import __version__
 if TYPE_CHECKING:
     from .api import package, plan_package, stage
     from .compat import QA_Packager, QA_Pipeline_Stager
-    from .config import Config, load_config
-    from .errors import Qa2packError
-    from .layout import OusUids
-    from .model import Append, Mode, Plan, Style
-    from .options import PackageOptions
-    from .report import RunReport
+    from .core.config import Config, load_config
+    from .core.errors import Qa2packError
+    from .core.model import Append, Mode, Plan, Style
+    from .core.options import PackageOptions
+    from .delivery.layout import OusUids
+    from .run.report import RunReport
 
 _WHERE = {
     "package": "api", "plan_package": "api", "stage": "api",
     "QA_Packager": "compat", "QA_Pipeline_Stager": "compat",
-    "Config": "config", "load_config": "config",
-    "Qa2packError": "errors",
-    "Append": "model", "Mode": "model", "OusUids": "layout", "Plan": "model", "Style": "model",
-    "PackageOptions": "options",
-    "RunReport": "report",
+    "Config": "core.config", "load_config": "core.config",
+    "Qa2packError": "core.errors",
+    "Append": "core.model", "Mode": "core.model", "OusUids": "delivery.layout", "Plan": "core.model",
+    "Style": "core.model",
+    "PackageOptions": "core.options",
+    "RunReport": "run.report",
 }
 
 __all__ = [

@@ -1,3 +1,3 @@
-"""The package version, in one place (tests pin it to keep generated text byte-stable)."""
+"""The package version, in one place: the build, ``qa2pack --version`` and every generated file read it here."""
 
 __version__ = "0.1.0"

@@ -2,38 +2,34 @@
 
 Analysts' ``run_packaging.py`` scripts call ``QA_Packager(origpath=..., readme=...,
 packpath=..., mode=..., style=..., append=...)``; these wrappers map the old keyword names
-and their empty-string defaults onto :class:`~qa2pack.options.PackageOptions`.
+and their empty-string defaults onto :class:`~qa2pack.core.options.PackageOptions`.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
 from .api import package
-from .model import Append, Mode, Style
-from .options import PackageOptions
-from .report import RunReport
-
-log = logging.getLogger("qa2pack")
+from .core.model import Append, Mode, Style
+from .core.options import PackageOptions
+from .run.report import RunReport
 
 
-def _with_console_log() -> logging.Handler:
-    """Show the run's messages on stderr, as the old module printed as it went."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("qa2pack: %(levelname)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    log.addHandler(handler)
-    if log.level == logging.NOTSET or log.level > logging.INFO:
-        log.setLevel(logging.INFO)
-    return handler
+def _tell(report: RunReport) -> RunReport:
+    """Print what the run did, as the old module printed its account (logging stays the caller's to set up)."""
+    for finding in report.plan.findings:
+        print(f"qa2pack: WARNING: [{finding.code}] {finding.message}", file=sys.stderr)
+    for note in report.notes:
+        print(f"qa2pack: WARNING: {note}", file=sys.stderr)
+    print(f"qa2pack: INFO: {report.summary()}; the log is {report.outputs.get('log', '-')}", file=sys.stderr)
+    return report
 
 
 def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str = "fake", style: str = "",
                 append: str = "", gzip_caltables: bool = False, PIscript: str = "",
                 noms: bool = False) -> RunReport:
-    """Package a QA2 reduction folder like the original ``QA_Packager`` (SPEC sections 5-7).
+    """Package a QA2 reduction folder like the original ``QA_Packager``.
 
     Parameters
     ----------
@@ -62,7 +58,7 @@ def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str =
         What was packaged, the warnings and what was left out.
     """
     if not packpath:
-        from .errors import UsageError
+        from .core.errors import UsageError
 
         raise UsageError("QA_Packager needs packpath (the destination folder, named by the project code)")
     options = PackageOptions(
@@ -74,16 +70,12 @@ def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str =
         pi_script=Path(PIscript) if PIscript else None,
         noms=bool(noms),
     )
-    handler = _with_console_log()
-    try:
-        return package(origpath, packpath, options)
-    finally:
-        log.removeHandler(handler)
+    return _tell(package(origpath, packpath, options))
 
 
 def QA_Pipeline_Stager(pipeline_root: str, staged_root: str, mode: str = "fake", PIscript: str = "",
                        PIPE_README: str = "") -> RunReport:
-    """Stage pipeline output like the original ``QA_Pipeline_Stager`` (SPEC section 8, case 1).
+    """Stage pipeline output like the original ``QA_Pipeline_Stager``.
 
     Parameters
     ----------
@@ -105,8 +97,4 @@ def QA_Pipeline_Stager(pipeline_root: str, staged_root: str, mode: str = "fake",
     """
     from .api import stage
 
-    handler = _with_console_log()
-    try:
-        return stage(pipeline_root, staged_root, Mode.parse(mode), PIscript or None, PIPE_README or None)
-    finally:
-        log.removeHandler(handler)
+    return _tell(stage(pipeline_root, staged_root, Mode.parse(mode), PIscript or None, PIPE_README or None))

@@ -21,10 +21,10 @@ from pathlib import Path
 from factories import FIG2, SB3, project229_setup3
 from pipeline_factories import CURRENT, ERAS
 from qa2pack import Mode, OusUids, PackageOptions, Style, package, stage
-from qa2pack.casatables import TableTemplates, build_tree, make_asdm, make_fits
-from qa2pack.deliver import deliver
-from qa2pack.layout import DeliveryNaming, read_uid_map
-from qa2pack.restore import restore_prep
+from qa2pack.analyst.casatables import TableTemplates, build_tree, make_asdm, make_fits
+from qa2pack.delivery.deliver import deliver
+from qa2pack.delivery.uids import DeliveryNaming, read_uid_map
+from qa2pack.restore.prepare import restore_prep
 
 HARNESS = Path(__file__).resolve().parent / "harness"
 ANALYST_EBS = ["uid___A002_X3c9295_X8c", "uid___A002_X3dc0e7_X528"]

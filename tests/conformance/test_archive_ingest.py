@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from deliveries import ANALYST_MOUS, HARNESS, Deliveries
-from qa2pack.ingest import missing_names
-from qa2pack.layout import parse_tar_name
-from qa2pack.naming import archive_uid
-from qa2pack.verify import verify_package, verify_tars
+from qa2pack.core.naming import archive_uid
+from qa2pack.delivery.ingest import missing_names
+from qa2pack.delivery.layout import parse_tar_name
+from qa2pack.delivery.verify import verify_package, verify_tars
 
 # Every kind of delivery whose tars the archive must take (the Cycle 0 demo is tested on its own).
 INGESTIBLE = ["analyst-placeholders", "analyst-real-uids", "two-members", "pipeline-cycle4", "pipeline-cycle5",

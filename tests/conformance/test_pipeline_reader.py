@@ -16,8 +16,8 @@ import pytest
 from deliveries import Deliveries, restore
 from harness.pipeline_stub import real_pipeline
 from pipeline_factories import CURRENT, CYCLE5, RECIPE, manifest_xml, ppr_xml
-from qa2pack.pipemanifest import read_pipeline_manifest
-from qa2pack.ppr import read_ppr
+from qa2pack.pipeline.manifest import read_pipeline_manifest
+from qa2pack.pipeline.ppr import read_ppr
 
 REAL_PPR = "sgrb2-3mm/script_12m/PPR_uid___A001_X121_X4bb.xml"
 
@@ -117,7 +117,7 @@ def test_executeppr_runs_the_restore_ppr(deliveries: Deliveries, pipeline, tmp_p
     assert task == "hifa_restoredata"
     rawdata = str(tmp_path / "run" / "rawdata")
     sessions = {eb: keyword.lower() for keyword, ebs in CURRENT["sessions"].items() for eb in ebs}
-    assert sorted(zip(arguments["vis"], arguments["session"], strict=True)) == sorted(
+    assert sorted(zip(arguments["vis"], arguments["session"])) == sorted(
         (f"{rawdata}/{eb}", session) for eb, session in sessions.items())
 
 

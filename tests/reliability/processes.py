@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factories import eb
-from qa2pack.casatables import TableTemplates, build_tree
+from qa2pack.analyst.casatables import TableTemplates, build_tree
 
 PROJECT = "2013.1.00001.S"
 MOUS = "uid://A001/X70/X1"
@@ -25,7 +25,7 @@ def make_origin(root: Path, templates: TableTemplates) -> Path:
     """An SB of four EBs (about 1,700 files) and a few larger FITS files: SB/ below ``root``."""
     layout: dict[str, str] = {}
     for n in range(EBS):
-        layout |= eb(f"SB/X{n}", f"uid___A002_X70_X{n}")
+        layout.update(eb(f"SB/X{n}", f"uid___A002_X70_X{n}"))
     layout["SB/cont.fits"] = "@fits"
     origin = build_tree(root, layout, templates) / "SB"
     for n in range(BIG):

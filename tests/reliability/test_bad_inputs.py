@@ -11,21 +11,21 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, List
 
 import pytest
 
 from factories import eb
 from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, PackageOptions, Style, package
+from qa2pack.analyst.casatables import build_tree, make_asdm
 from qa2pack.api import stage
-from qa2pack.casatables import build_tree, make_asdm
 from qa2pack.cli import main
-from qa2pack.deliver import deliver
-from qa2pack.layout import DeliveryNaming
-from qa2pack.lock import RunLock, Want
+from qa2pack.delivery.deliver import deliver
+from qa2pack.delivery.uids import DeliveryNaming
+from qa2pack.run.lock import RunLock, Want
 
 PROJECT = "2013.1.00001.S"
 UID = "uid://A001/X70/X1"
@@ -88,7 +88,7 @@ def folder_times(root: Path) -> dict[str, int]:
     return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_dir()}
 
 
-Case = Callable[[Scene], list[str]]
+Case = Callable[[Scene], List[str]]
 
 
 def _two_members(s: Scene) -> list[str]:

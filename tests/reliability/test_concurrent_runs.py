@@ -18,9 +18,11 @@ from types import SimpleNamespace
 import pytest
 
 from processes import MOUS, PROJECT, Finished, checksums, fresh_copy, make_origin, qa2pack, run
-from qa2pack.journal import MARKER
-from qa2pack.manifest import manifest_path
-from qa2pack.verify import verify_delivery, verify_package, verify_tars
+from qa2pack.delivery.verify import verify_delivery, verify_package, verify_tars
+from qa2pack.formats.manifest import manifest_path
+from qa2pack.run.journal import MARKER
+
+pytestmark = pytest.mark.minutes  # CI runs these on one Python only
 
 TRIALS = 3
 BUSY = "is in use by 'qa2pack"

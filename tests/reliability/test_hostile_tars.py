@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from factories import TarMember, tree_listing, write_tar
-from qa2pack import unpack as unpack_module
-from qa2pack.errors import ExecutionError, InputError, Qa2packError
-from qa2pack.unpack import unpack_archive
+from qa2pack.core.errors import ExecutionError, InputError, Qa2packError
+from qa2pack.restore import unpack as unpack_module
+from qa2pack.restore.unpack import unpack_archive
 
 
 def info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "", mode: int = 0o644) -> tarfile.TarInfo:

@@ -19,9 +19,11 @@ from types import SimpleNamespace
 import pytest
 
 from processes import MOUS, PROJECT, checksums, contents, fresh_copy, killed_after, make_origin, run, timed
-from qa2pack.journal import MARKER
-from qa2pack.manifest import manifest_path
-from qa2pack.verify import verify_delivery, verify_tars
+from qa2pack.delivery.verify import verify_delivery, verify_tars
+from qa2pack.formats.manifest import manifest_path
+from qa2pack.run.journal import MARKER
+
+pytestmark = pytest.mark.minutes  # CI runs these on one Python only
 
 KILLS = 20
 

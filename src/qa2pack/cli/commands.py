@@ -1,0 +1,280 @@
+"""One function per command: turn the parsed arguments into a library call, then print its result.
+
+Each returns its exit code; a refusal is raised as a :class:`~qa2pack.core.errors.Qa2packError`
+and made into one line by :func:`~qa2pack.cli.app.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..core.config import load_config
+from ..core.errors import EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
+from ..core.model import Append, Mode, Style
+from ..core.naming import normalize_uid
+from ..core.options import PackageOptions
+from ..delivery.layout import OusUids
+from ..delivery.uids import DeliveryNaming
+from ..run.progress import make_progress
+from .render import (
+    command_of,
+    emit_json,
+    out,
+    print_clear_plan,
+    print_links,
+    print_outputs,
+    print_restore,
+    print_start,
+    print_tars,
+    print_verify,
+    say,
+)
+
+# -- arguments into typed options -------------------------------------------------------------
+
+
+def ous_uids_from_args(args: argparse.Namespace) -> OusUids | None:
+    """Parse ``--ous-uids SG,GROUP,MEMBER`` or read them from ``--ppr``."""
+    if getattr(args, "ous_uids", None):
+        parts = [p for p in args.ous_uids.split(",") if p.strip()]
+        if len(parts) != 3:
+            raise UsageError("--ous-uids needs three uids: SCIENCE_GOAL,GROUP,MEMBER")
+        return OusUids(*(normalize_uid(p) for p in parts))
+    if getattr(args, "ppr", None):
+        from ..pipeline.ppr import read_ppr
+
+        request = read_ppr(args.ppr)
+        if not (request.sous and request.gous):
+            raise UsageError(f"{args.ppr} names no SOUS/GOUS (its RelativePath); give them with --ous-uids")
+        return OusUids(request.sous, request.gous, request.mous)
+    return None
+
+
+def options_from_args(args: argparse.Namespace) -> PackageOptions:
+    """Turn parsed CLI arguments into typed options (validating every value)."""
+    return PackageOptions(
+        mode=Mode.parse(getattr(args, "mode", "fake")),
+        style=Style.parse(args.style),
+        append=Append.parse(args.append),
+        readme=args.readme,
+        gzip_caltables=args.gzip_caltables,
+        pi_script=args.pi_script,
+        noms=args.noms,
+        include_asdm=args.include_asdm,
+        follow_links=args.follow_links,
+        checksums=args.checksums,
+        config=load_config(args.config),
+        ous_uids=ous_uids_from_args(args),
+    )
+
+
+def naming_from_args(args: argparse.Namespace) -> DeliveryNaming:
+    """Turn ``--mous-uid``, ``--uid-map``, ``--placeholder-names`` and ``--any-project-name`` into naming rules."""
+    from ..delivery.uids import read_uid_map
+
+    return DeliveryNaming(
+        mous_uid=normalize_uid(args.mous_uid) if args.mous_uid else None,
+        uid_map=read_uid_map(args.uid_map) if args.uid_map else (),
+        placeholder_names=args.placeholder_names,
+        any_project_name=args.any_project_name,
+    )
+
+
+def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    return make_progress(args.json, args.quiet)
+
+
+# -- packaging ------------------------------------------------------------------------------
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    """Package a reduction folder."""
+    from ..api import package
+    from ..run.report import render_skipped
+
+    report = package(args.origpath, args.packpath, options_from_args(args), _progress(args), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+        return EXIT_OK
+    if args.verbose:
+        out(args, "\n".join(render_skipped(report.skipped)))
+    print_outputs(args, report.outputs)
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Show the plan without writing anything."""
+    from ..api import plan_package
+    from ..run.report import plan_to_json, render_plan
+    from ..scan.probe import read_package_state
+
+    options = options_from_args(args)
+    state = None
+    if args.packpath is not None:
+        state = read_package_state(Path(args.packpath), with_listing=options.append is Append.PRODUCT)
+    plan = plan_package(args.origpath, options, args.packpath, state)
+    if args.json:
+        emit_json(command_of(args), plan_to_json(plan))
+    else:
+        out(args, render_plan(plan))
+    return EXIT_OK
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Stage an ALMA Science Pipeline run as a delivery-style package."""
+    from ..api import stage
+
+    report = stage(args.pipeline_root, args.staged_root, Mode.parse(args.mode), args.pi_script, args.pipe_readme,
+                   ous_uids_from_args(args), args.real_uids, _progress(args), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_outputs(args, report.outputs)
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the effective placement configuration as TOML (or JSON)."""
+    config = load_config(args.config)
+    if args.json:
+        emit_json(command_of(args), config.to_json())
+    else:
+        sys.stdout.write(config.to_toml())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the project229 demo tree with real CASA tables and package it."""
+    from ..analyst.demo import run_demo
+
+    result = run_demo(Path(args.dir), Mode.parse(args.mode), _progress(args))
+    if args.json:
+        emit_json(command_of(args), result)
+    else:
+        out(args, result["text"])
+    return EXIT_OK
+
+
+# -- delivery -------------------------------------------------------------------------------
+
+
+def cmd_tarsplit(args: argparse.Namespace) -> int:
+    """Split a package into delivery tar files with md5 sidecars."""
+    from ..delivery.tarsplit import parse_size, refuse_fake_package, tarsplit
+
+    packpath = Path(args.packpath)
+    refuse_fake_package(packpath, args.fake_ok)
+    output = Path(args.output) if args.output else packpath.absolute().parent
+    result = tarsplit(packpath, output, parse_size(args.max_size), args.member, _progress(args),
+                      naming_from_args(args), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), result.to_json())
+    else:
+        print_tars(args, [(str(path), md5, size) for path, md5, size in result.tars])
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a package folder, or delivery tars, like the archive's ingest."""
+    from ..delivery.verify import is_delivery, verify_delivery, verify_package, verify_tars
+
+    paths = [Path(p) for p in args.paths]
+    config = load_config(args.config)
+    progress = _progress(args)
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing and len(paths) == 1:
+        raise InputError(f"does not exist: {missing[0]}")
+    if len(paths) == 1 and is_delivery(paths[0]):
+        report = verify_delivery(paths[0], args.manifest, config, args.expect_uids, args.fake_ok, progress,
+                                 wait=args.wait)
+    elif len(paths) == 1 and paths[0].is_dir():
+        report = verify_package(paths[0], args.manifest, config, not args.no_checksums, args.expect_uids,
+                                args.fake_ok, progress, wait=args.wait)
+    elif all(p.suffix == ".tar" for p in paths):
+        report = verify_tars(paths, args.manifest, config, args.expect_uids, args.fake_ok, progress, wait=args.wait)
+    else:
+        raise UsageError("give one package folder, or one or more .tar files")
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_verify(args, report)
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Tarsplit + verify + md5sums.txt into DEST, all or nothing."""
+    from ..delivery.deliver import deliver
+    from ..delivery.tarsplit import parse_size
+
+    report = deliver(Path(args.packpath), Path(args.dest), parse_size(args.max_size), args.fake_ok, _progress(args),
+                     naming_from_args(args), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_tars(args, report.tars)
+        say(args, f"delivered {len(report.tars)} verified tar(s) and md5sums.txt into {report.dest}")
+    return EXIT_OK
+
+
+# -- restore and the analyst's workspace -----------------------------------------------------
+
+
+def cmd_restore_prep(args: argparse.Namespace) -> int:
+    """Unpack delivered data for scriptForPI.py and check it first."""
+    from ..restore.prepare import restore_prep
+
+    report = restore_prep([Path(p) for p in args.inputs], Path(args.into), args.spacesaving, args.write_ppr,
+                          _progress(args), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_restore(args, report)
+    return EXIT_OK
+
+
+def cmd_workspace_start(args: argparse.Namespace) -> int:
+    """Create an SB's QA2 working tree."""
+    from ..analyst.workspace import start
+
+    report = start(Path(args.sb_dir), Path(args.asdm_dir) if args.asdm_dir else None, args.project, args.move,
+                   wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_start(args, report)
+    return EXIT_OK
+
+
+def cmd_workspace_clear(args: argparse.Namespace) -> int:
+    """Clear an EB folder back to its ASDM and calibration script."""
+    from ..analyst.workspace import apply_clear, plan_clear
+
+    plan = plan_clear(Path(args.eb_dir))
+    print_clear_plan(args, plan)
+    if plan.remove and not args.yes:
+        if args.json or not sys.stdin.isatty():
+            raise UsageError("clear deletes files: confirm on a terminal, or pass --yes")
+        if input("Continue? (y/[N]) ").strip().lower() not in ("y", "yes"):
+            out(args, "Nothing was removed.")
+            return EXIT_OK
+    if plan.remove:
+        apply_clear(plan, wait=args.wait)
+        say(args, "Deleting files ... done")
+    if args.json:
+        emit_json(command_of(args), plan.to_json(removed=True))
+    return EXIT_OK
+
+
+def cmd_workspace_fluxequal(args: argparse.Namespace) -> int:
+    """Link the EBs' calibrated MSs and fluxscale files into calibrated/."""
+    from ..analyst.workspace import fluxequal_start
+
+    report = fluxequal_start(Path(args.sb_dir), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_links(args, report)
+    return EXIT_OK

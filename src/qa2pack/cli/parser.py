@@ -1,0 +1,274 @@
+"""The argument parser of every command, with two or three worked examples at the end of each ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NoReturn
+
+from .._version import __version__
+from ..core.errors import UsageError
+from . import commands
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), raised as UsageError."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog[len("qa2pack"):].strip() if self.prog.startswith("qa2pack") else self.prog
+        where = f" {command}" if command else ""
+        raise UsageError(f"{message} (see qa2pack{where} --help)")
+
+
+EXAMPLES = {
+    "package": """\
+  qa2pack package SB/ 2011.0.00229.S --readme README.header.txt          # fake: look first
+  qa2pack package SB/ 2011.0.00229.S --readme README.header.txt --mode hard
+  qa2pack package SB2/ 2011.0.00229.S --append member --mode hard        # a second member""",
+    "inspect": """\
+  qa2pack inspect SB/                       # the plan as a tree, what is left out, the warnings
+  qa2pack inspect SB/ --style cycle4-nopipe
+  qa2pack inspect SB/ --json > plan.json""",
+    "stage": """\
+  qa2pack stage pipeline-run/ 2019.1.01234.S --mode hard --pi-script scriptForPI.py
+  qa2pack stage pipeline-run/ 2019.1.01234.S --real-uids     # levels named by the run's uids""",
+    "config": """\
+  qa2pack config > rules.toml               # edit, then: qa2pack package ... --config rules.toml
+  qa2pack config --config rules.toml --json""",
+    "demo": """\
+  qa2pack demo                              # builds ./qa2pack-demo and packages it (fake mode)
+  qa2pack demo /tmp/demo --mode hard""",
+    "tarsplit": """\
+  qa2pack tarsplit 2019.1.01234.S                       # uids from the folders or the staged PPR
+  qa2pack tarsplit 2011.0.00229.S --mous-uid uid://A001/X1284/X1ef2 --max-size 20GB
+  qa2pack tarsplit 2011.0.00229.S --uid-map uids.txt --output /delivery/tmp""",
+    "verify": """\
+  qa2pack verify 2011.0.00229.S             # against its manifest, and the archive's rules
+  qa2pack verify /delivery/2011.0.00229.S_X1ef2       # a folder made by deliver
+  qa2pack verify *.tar --manifest 2011.0.00229.S.manifest.tsv -v""",
+    "deliver": """\
+  qa2pack deliver 2019.1.01234.S /delivery/2019.1.01234.S
+  qa2pack deliver 2011.0.00229.S /delivery/229 --mous-uid uid://A001/X1284/X1ef2 --max-size 20GB""",
+    "restore-prep": """\
+  qa2pack restore-prep 2019.1.01234.S_uid___A001_X1_X2_001_of_001.tar *.asdm.sdm.tar --into restore/
+  qa2pack restore-prep delivered/ --into restore/ --spacesaving 2 --write-ppr""",
+    "workspace start": """\
+  qa2pack workspace start 2011.0.00229.S/IRC10216_setup3 --asdm-dir /data/asdms
+  qa2pack workspace start SB_folder --move""",
+    "workspace clear": """\
+  qa2pack workspace clear SB_folder/X8c     # lists what goes, then asks
+  qa2pack workspace clear SB_folder/X8c --yes""",
+    "workspace fluxequal-start": """\
+  qa2pack workspace fluxequal-start SB_folder""",
+}
+
+
+def _add(commands_: argparse._SubParsersAction[_Parser], name: str, help_: str, description: str,
+         example_key: str | None = None) -> argparse.ArgumentParser:
+    return commands_.add_parser(name, help=help_, description=description,
+                                epilog="examples:\n" + EXAMPLES[example_key or name],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for another qa2pack run that holds the same folder, instead of stopping")
+
+
+def _add_output(parser: argparse.ArgumentParser, verbose: str | None = None) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout (no progress)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on the terminal")
+    if verbose:
+        parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
+
+
+def _add_packaging(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default="fake", metavar="MODE", help="fake (default), copy, hard, move, ticket or manimgonly")
+    parser.add_argument("--style", default="", metavar="STYLE",
+                        help="'' (default), cycle0, cycle1, cycleN-nopipe, cycle2-pipe1, cycleN-pipe ...")
+    parser.add_argument("--append", default="", metavar="APPEND",
+                        help="'' (replace a package made by qa2pack), group, member or product")
+    parser.add_argument("--readme", type=Path, metavar="FILE", help="header text of every member README")
+    parser.add_argument("--gzip-caltables", action="store_true",
+                        help="deliver each <EB>.calibration folder as <EB>.calibration.tgz")
+    parser.add_argument("--pi-script", type=Path, metavar="FILE", help="copied into script/ as scriptForPI.py")
+    parser.add_argument("--noms", action="store_true", help="do not package MSs (raw/ and calibrated/)")
+    parser.add_argument("--include-asdm", action="store_true", help="package ASDMs into raw/")
+    parser.add_argument("--follow-links", action="store_true",
+                        help="follow symbolic links to folders inside origpath")
+    parser.add_argument("--checksums", action="store_true",
+                        help="md5 every file in hard and move modes too (reads all the data)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file overriding placement rules")
+    _add_uids(parser)
+
+
+def _add_naming(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mous-uid", metavar="UID",
+                        help="the MOUS uid of the package's only member (uid://A001/X1284/X1ef2): the tars and the "
+                             "ticket are named after it while the folders keep their placeholders")
+    parser.add_argument("--uid-map", type=Path, metavar="FILE",
+                        help="a file of 'FOLDER UID' lines naming the uid of each member (and group) folder")
+    parser.add_argument("--placeholder-names", action="store_true",
+                        help="name tars after placeholder folders when no uid is known (the archive cannot ingest them)")
+    parser.add_argument("--any-project-name", action="store_true",
+                        help="split a package whose folder is not named by a project code")
+
+
+def _add_uids(parser: argparse.ArgumentParser) -> None:
+    uids = parser.add_mutually_exclusive_group()
+    uids.add_argument("--ous-uids", metavar="SG,GROUP,MEMBER",
+                      help="name the levels science_goal.uid___.../group.uid___.../member.uid___... "
+                           "(uids as uid://A001/X1/X2 or uid___A001_X1_X2)")
+    uids.add_argument("--ppr", type=Path, metavar="F", help="take the three OUS uids from this PPR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every command."""
+    parser = _Parser(
+        prog="qa2pack",
+        description="Package an ALMA QA2 reduction into the standard ALMA delivery, stage pipeline output, "
+                    "split deliveries into tar files, verify them and prepare restores.",
+        epilog="examples:\n  qa2pack demo\n  qa2pack package SB/ 2011.0.00229.S --mode hard\n"
+               "  qa2pack deliver 2011.0.00229.S /delivery/229 --mous-uid uid://A001/X1284/X1ef2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"qa2pack {__version__}")
+    commands_ = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands_.required = True
+
+    sub = _add(commands_, "package", "package a reduction folder (ORIGPATH) into PACKPATH",
+               "Package ORIGPATH into PACKPATH (named after the project code). The default mode, fake, writes "
+               "empty files: look, then rerun with --mode hard.")
+    sub.add_argument("origpath", help="the reduction folder (one SB, or a parent of several)")
+    sub.add_argument("packpath", help="the package folder, named by the project code (e.g. 2011.0.00229.S)")
+    _add_packaging(sub)
+    _add_output(sub, verbose="also list every path not packaged, with the reason")
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_package)
+
+    sub = _add(commands_, "inspect", "show what package would do, writing nothing",
+               "Show the plan as a tree: every file and where it goes and why, what is not packaged, and the "
+               "warnings. Writes nothing.")
+    sub.add_argument("origpath", help="the reduction folder")
+    sub.add_argument("packpath", nargs="?", help="optional: the package the plan is for (for --append)")
+    _add_packaging(sub)
+    _add_output(sub)
+    sub.set_defaults(run=commands.cmd_inspect)
+
+    sub = _add(commands_, "stage", "stage an ALMA Science Pipeline run as a delivery-style package",
+               "Map what the pipeline's export step wrote into products/ into STAGED_ROOT/sg_ouss_id/group_ouss_id/"
+               "member_ouss_id/{calibration,qa,script,product,log,README}. PIPELINE_ROOT is the run, its MOUS "
+               "folder or its products/ folder.")
+    sub.add_argument("pipeline_root", help="the pipeline run folder (or its MOUS folder, or products/)")
+    sub.add_argument("staged_root", help="the staged package folder (named by the project code)")
+    sub.add_argument("--mode", default="fake", help="hard, copy or fake (default fake)")
+    sub.add_argument("--pi-script", type=Path, metavar="F", help="copied into script/ as scriptForPI.py")
+    sub.add_argument("--pipe-readme", type=Path, metavar="F", help="the pipeline README header")
+    sub.add_argument("--real-uids", action="store_true", help="name the levels by the run's SOUS/GOUS/MOUS uids")
+    _add_uids(sub)
+    _add_output(sub)
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_stage)
+
+    sub = _add(commands_, "config", "print the placement configuration as TOML",
+               "Print the default placement rules (or those of --config FILE) as TOML; save, edit and pass back "
+               "with --config.")
+    sub.add_argument("--config", type=Path, metavar="FILE", help="a TOML file to merge over the defaults")
+    sub.add_argument("--json", action="store_true", help="print the rules as one JSON document instead")
+    sub.set_defaults(run=commands.cmd_config, quiet=False)
+
+    sub = _add(commands_, "demo", "build a realistic reduction tree and package it",
+               "Build the project229 example of the QA2 wiki (real CASA tables, ASDMs, QA2 plots, logs, scripts, a "
+               "FITS image) in DIR and package it (fake mode by default).")
+    sub.add_argument("dir", nargs="?", default="qa2pack-demo", help="where to build it (default ./qa2pack-demo)")
+    sub.add_argument("--mode", default="fake", help="packaging mode for the demo (default fake)")
+    _add_output(sub)
+    sub.set_defaults(run=commands.cmd_demo)
+
+    sub = _add(commands_, "tarsplit", "split a package into delivery tar files",
+               "Write <Project>_<MOUS>_<mmm>_of_<nnn>.tar per member (and <Project>_<GOUS>_... for group-level "
+               "products), no part over --max-size, no file split, each with a <tar>.md5sum sidecar.")
+    sub.add_argument("packpath", help="the package folder (named by the project code)")
+    sub.add_argument("--max-size", default="50GB", help="largest tar (default 50GB; 500MB, 2GiB, bytes ...)")
+    sub.add_argument("--output", metavar="DIR", help="where the tars go (default: beside the package)")
+    sub.add_argument("--member", action="append", default=[], metavar="NAME",
+                     help="only this member (folder name or uid); repeatable")
+    sub.add_argument("--fake-ok", action="store_true", help="split a fake/ticket package anyway")
+    _add_naming(sub)
+    _add_output(sub)
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_tarsplit)
+
+    sub = _add(commands_, "verify", "check a package or delivery tars like the archive's ingest",
+               "Check a package folder (or delivery tars, or a folder made by deliver) against its manifest and "
+               "the archive's ingest rules. Exit 0 only when everything holds; 1 otherwise.")
+    sub.add_argument("paths", nargs="+", metavar="PACKPATH|TAR", help="a package folder, or .tar files")
+    sub.add_argument("--manifest", type=Path, metavar="F",
+                     help="manifest to compare with (default: the one beside the package)")
+    sub.add_argument("--no-checksums", action="store_true", help="compare sizes only (do not read the data)")
+    sub.add_argument("--expect-uids", action="store_true", help="require real uids in every level folder name")
+    sub.add_argument("--fake-ok", action="store_true", help="accept a fake/ticket package (names only)")
+    sub.add_argument("--config", type=Path, metavar="FILE", help="TOML placement rules (folder names)")
+    _add_output(sub, verbose="list every path with a problem (default: one line per member and kind)")
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_verify)
+
+    sub = _add(commands_, "deliver", "tarsplit, verify and md5sums.txt into DEST, all or nothing",
+               "Split PACKPATH into tars in a hidden folder beside DEST, verify them, write md5sums.txt and rename "
+               "the folder to DEST only then.")
+    sub.add_argument("packpath", help="the package folder")
+    sub.add_argument("dest", help="the delivery folder to create (must not exist)")
+    sub.add_argument("--max-size", default="50GB", help="largest tar (default 50GB)")
+    sub.add_argument("--fake-ok", action="store_true", help="deliver a fake/ticket package anyway (for tests)")
+    _add_naming(sub)
+    _add_output(sub)
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_deliver)
+
+    sub = _add(commands_, "restore-prep", "unpack delivered data for scriptForPI.py, checked first",
+               "Unpack product tars (*_001_of_001.tar, *_auxiliary.tar) and raw ASDM tars "
+               "(<Project>_<EB uid>.asdm.sdm.tar) or folders safely into DIR, put raw/ beside script/, check the "
+               "ASDMs the scripts name, that calibrated/ does not exist and the free space, and print the command "
+               "to run next.")
+    sub.add_argument("inputs", nargs="+", metavar="TAR_OR_DIR", help="product and raw tars, or folders")
+    sub.add_argument("--into", required=True, metavar="DIR", help="where to unpack (created if needed)")
+    sub.add_argument("--spacesaving", type=int, default=1, metavar="N",
+                     help="the SPACESAVING scriptForPI.py will run with (default 1; 0-3)")
+    sub.add_argument("--write-ppr", action="store_true", help="also write a restore PPR (hifa_restoredata)")
+    _add_output(sub)
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_restore_prep)
+
+    sub = commands_.add_parser("workspace", help="QA2 workspace helpers: start an SB, clear an EB, flux equalisation",
+                               description="Helpers around the packager for the analyst's QA2 working tree.",
+                               epilog="examples:\n" + "\n".join(EXAMPLES[k] for k in EXAMPLES if k.startswith("work")),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = sub.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    act = _add(actions, "start", "create an SB's working tree from its ASDMs",
+               "Create SB_DIR/<SB>/ with one EB folder per ASDM (named like X66d, holding a link to the ASDM, or the "
+               "ASDM with --move), calibrated/, the SB and EB checklist templates, README.header.txt and "
+               "packaging/{ticket,hard}/run_packaging.py. Existing files are never overwritten.", "workspace start")
+    act.add_argument("sb_dir", help="the SB folder (its name is the SB name)")
+    act.add_argument("--asdm-dir", metavar="D", help="where the ASDMs are (default: SB_DIR)")
+    act.add_argument("--project", metavar="CODE", help="project code (default: the parent folder name, if it is one)")
+    act.add_argument("--move", action="store_true", help="move the ASDMs into the EB folders instead of linking")
+    _add_output(act)
+    _add_wait(act)
+    act.set_defaults(run=commands.cmd_workspace_start)
+    act = _add(actions, "clear", "remove everything in an EB folder but its ASDM and calibration script",
+               "List what goes, ask, then remove everything in EB_DIR except the ASDM (or the link to it) and "
+               "*.scriptForCalibration.py. Refuses a folder without an ASDM.", "workspace clear")
+    act.add_argument("eb_dir", help="the EB folder")
+    act.add_argument("--yes", action="store_true", help="do not ask")
+    _add_output(act)
+    _add_wait(act)
+    act.set_defaults(run=commands.cmd_workspace_clear)
+    act = _add(actions, "fluxequal-start", "link the EBs' *.ms.split.cal and *.fluxscale into calibrated/",
+               "Make relative links in calibrated/ to every EB's *.ms.split.cal and *.fluxscale, for flux "
+               "equalisation. Existing names are left alone.", "workspace fluxequal-start")
+    act.add_argument("sb_dir", help="the SB folder (or its reduction folder)")
+    _add_output(act)
+    _add_wait(act)
+    act.set_defaults(run=commands.cmd_workspace_fluxequal)
+    return parser

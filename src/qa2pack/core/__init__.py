@@ -1,0 +1,1 @@
+"""What every step shares: the data model, options, configuration, naming rules and errors."""

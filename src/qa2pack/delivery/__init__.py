@@ -1,0 +1,1 @@
+"""The delivery layout and what is done to a finished package: tar splitting, verifying, delivering."""

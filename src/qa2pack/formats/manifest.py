@@ -1,0 +1,308 @@
+"""Checksums and the package manifest.
+
+md5 is what the archive uses; it is computed while copying (one read per file), or in a
+separate pass only when asked for.  The manifest is a small TSV file beside packpath:
+``md5<TAB>size<TAB>path`` with ``-`` for an md5 that was not computed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import hashlib
+
+from ..core.errors import InputError
+from .atomic import escape_fields, unescape_field, write_atomic
+
+CHUNK = 1 << 20
+MANIFEST_MAGIC = "# qa2pack manifest 1"
+
+
+def new_md5() -> hashlib._Hash:
+    """Return an md5 object (md5 is a fixity check here, not security)."""
+    import hashlib  # here: loading OpenSSL costs a hard-link package more than its links to one folder
+
+    if sys.version_info >= (3, 9):
+        return hashlib.md5(usedforsecurity=False)
+    return hashlib.md5()  # noqa: S324 (Python 3.8: a fixity check, as above)
+
+
+def md5_file(path: str | Path) -> str:
+    """Return the md5 of a file, read in 1 MiB chunks."""
+    digest = new_md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+class SourceChanged(Exception):
+    """A file's size or modification time changed while it was read (or it vanished)."""
+
+    def __init__(self, path: str, what: str = "changed") -> None:
+        super().__init__(f"{path} {what} while it was read")
+        self.path = path
+        self.what = what
+
+
+def _unchanged(before: os.stat_result, after: os.stat_result, read: int) -> bool:
+    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == (read, after.st_mtime_ns)
+
+
+def copy_with_md5(src: str, dst: str) -> tuple[str, int]:
+    """Copy ``src`` to a new file ``dst`` (never overwriting), keep its times; return (md5, size).
+
+    A source whose size or modification time changes while it is read raises
+    :class:`SourceChanged` and leaves no ``dst``: the copy would not be any one version of it.
+    """
+    digest = new_md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    read = 0
+    with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
+        before = os.fstat(fin.fileno())
+        while n := fin.readinto(buf):
+            chunk = view[:n]
+            digest.update(chunk)
+            fout.write(chunk)
+            read += n
+        after = os.fstat(fin.fileno())
+    if not _unchanged(before, after, read):
+        os.unlink(dst)
+        raise SourceChanged(src)
+    shutil.copystat(src, dst)
+    return digest.hexdigest(), read
+
+
+def stable_md5(path: str) -> tuple[str, int]:
+    """Return (md5, size) of a file read once, raising :class:`SourceChanged` if it changed meanwhile."""
+    digest = new_md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    read = 0
+    with open(path, "rb", buffering=0) as handle:
+        before = os.fstat(handle.fileno())
+        while n := handle.readinto(buf):
+            digest.update(view[:n])
+            read += n
+        after = os.fstat(handle.fileno())
+    if not _unchanged(before, after, read):
+        raise SourceChanged(path)
+    return digest.hexdigest(), read
+
+
+class HashingWriter:
+    """A write-only file object that md5-sums what passes through it (tar parts, archives).
+
+    Three stages run at once: the caller reads and hands blocks over, one thread hashes them
+    (hashlib releases the GIL on large buffers) and one writes them, so a write that waits for
+    the disk stalls neither the hashing nor the reading until 128 MiB are in flight.  Small
+    writes (tar headers) are gathered into 1 MiB blocks first.  Use it as a context manager:
+    closing finishes both threads and raises any error of the writing one.
+    """
+
+    _BATCH = 1 << 20
+    _IN_FLIGHT = 32  # blocks of 1 to 4 MiB, shared by both queues (one copy of each)
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._digest = new_md5()
+        self.size = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._error: BaseException | None = None
+        self._hash_queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._IN_FLIGHT)
+        self._write_queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._IN_FLIGHT)
+        self._threads = [threading.Thread(target=self._hash, name="qa2pack-md5", daemon=True),
+                         threading.Thread(target=self._write, name="qa2pack-write", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        self._closed = False
+
+    def _hash(self) -> None:
+        while (block := self._hash_queue.get()) is not None:
+            self._digest.update(block)
+
+    def _write(self) -> None:
+        while (block := self._write_queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._handle.write(block)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = exc
+
+    def _send(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._hash_queue.put(block)
+        self._write_queue.put(block)
+
+    def write(self, data: bytes) -> int:
+        """Hand ``data`` to the hashing and the writing thread."""
+        data = bytes(data)  # tarfile passes bytes; anything else is copied once, never reused
+        self.size += len(data)
+        if len(data) >= self._BATCH:
+            self._flush_pending()
+            self._send(data)
+        else:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size >= self._BATCH:
+                self._flush_pending()
+        return len(data)
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self._send(b"".join(self._pending))
+            self._pending, self._pending_size = [], 0
+
+    def flush(self) -> None:
+        """Nothing to do before :meth:`close` (the writing thread owns the file)."""
+
+    def tell(self) -> int:
+        """Return the number of bytes taken so far (tarfile asks)."""
+        return self.size
+
+    def close(self) -> None:
+        """Finish hashing and writing; raise the writing thread's error, if any."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._flush_pending()
+            finally:
+                self._hash_queue.put(None)
+                self._write_queue.put(None)
+                for thread in self._threads:
+                    thread.join()
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def digest(self) -> hashlib._Hash:
+        """The md5 of everything written (complete once closed)."""
+        self.close()
+        return self._digest
+
+    def __enter__(self) -> HashingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def md5sum_line(md5: str, name: str) -> str:
+    """Return one line in ``md5sum`` output format (with its escaping for odd names)."""
+    if "\\" in name or "\n" in name:
+        return "\\" + md5 + "  " + name.replace("\\", "\\\\").replace("\n", "\\n") + "\n"
+    return f"{md5}  {name}\n"
+
+
+def parse_md5sum(text: str) -> dict[str, str]:
+    """Read ``md5sum`` output back into {name: md5}."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        escaped = line.startswith("\\")
+        if escaped:
+            line = line[1:]
+        md5, _, name = line.partition("  ")
+        if escaped:
+            name = name.replace("\\n", "\n").replace("\\\\", "\\")
+        out[name.lstrip("*")] = md5
+    return out
+
+
+@dataclass
+class Manifest:
+    """Every delivered file: path -> (size, md5 or None), plus a few facts about the run."""
+
+    entries: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def manifest_path(packpath: Path) -> Path:
+    """Return where the manifest of a package lives (beside it)."""
+    return packpath.parent / f"{packpath.name}.manifest.tsv"
+
+
+def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]], meta: Mapping[str, str]) -> None:
+    """Write the manifest atomically (temporary name, then rename)."""
+    lines = [MANIFEST_MAGIC + "\n"]
+    lines += [f"# {key}: {value}\n" for key, value in meta.items()]
+    lines.append("# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n")
+    paths = sorted(entries)
+    for rel, field_text in zip(paths, escape_fields(paths)):
+        size, md5 = entries[rel]
+        lines.append(f"{md5 or '-'}\t{size}\t{field_text}\n")
+    write_atomic(path, "".join(lines))
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read a manifest written by :func:`write_manifest`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a qa2pack manifest (it is not UTF-8 text)") from None
+    if not text.startswith(MANIFEST_MAGIC):
+        raise InputError(f"{path} is not a qa2pack manifest")
+    manifest = Manifest()
+    for line in text.splitlines()[1:]:
+        if line.startswith("# "):
+            key, sep, value = line[2:].partition(": ")
+            if sep:
+                manifest.meta[key] = value
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3:
+            continue
+        md5, size, rel = parts
+        manifest.entries[unescape_field(rel)] = (int(size), None if md5 == "-" else md5)
+    return manifest
+
+
+def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
+    """Return {key: (md5, size)}; a file that changed while read is read once more, then :class:`SourceChanged`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = list(paths)
+
+    def one(pair: tuple[str, str]) -> tuple[str, int]:
+        try:
+            return stable_md5(pair[1])
+        except SourceChanged:
+            return stable_md5(pair[1])
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return {key: result for (key, _), result in zip(pairs, pool.map(one, pairs))}
+
+
+def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2,
+               advance: Callable[[int, int], None] | None = None) -> dict[str, str]:
+    """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (I/O releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = list(paths)
+
+    def one(pair: tuple[str, str]) -> str:
+        md5 = md5_file(pair[1])
+        if advance is not None:
+            advance(1, os.path.getsize(pair[1]))
+        return md5
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        digests = pool.map(one, pairs)
+        return {key: md5 for (key, _), md5 in zip(pairs, digests)}

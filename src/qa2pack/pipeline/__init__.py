@@ -1,0 +1,1 @@
+"""ALMA Science Pipeline output: staging a run, its processing requests and its manifest."""

@@ -1,0 +1,1 @@
+"""Make delivered data ready for scriptForPI.py: safe unpacking, then the restore preparation."""

@@ -1,0 +1,485 @@
+"""Carry out a plan: one executor, one transfer function per mode.
+
+Order of work: the marker goes in first (``journal``), an old package is moved back and
+removed if it is being replaced, then folders are made, files transferred (copies on
+several threads), archives and READMEs written, and the marker removed last.  Any failure
+leaves the marker, so the partial package is visible and the next run rolls it back.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import tarfile
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Callable, List, Optional, Tuple
+
+from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
+from ..core.model import Action, Append, Mode, Op, Plan
+from ..formats.atomic import write_atomic
+from ..formats.manifest import HashingWriter, SourceChanged, copy_with_md5, hash_files_steady, new_md5
+from .journal import MARKER, Journal, moves_count, undo_moves
+from .progress import Progress, SilentProgress
+
+log = logging.getLogger(__name__)
+
+# -- transfer functions: (source, destination) -> (md5 or None, size read or None) ---------------
+
+Transfer = Callable[[str, str], Tuple[Optional[str], Optional[int]]]
+NOT_READ: tuple[str | None, int | None] = (None, None)  # nothing was read: the planned size stands
+
+
+def fake_file(src: str, dst: str) -> tuple[str | None, int | None]:
+    """Create an empty file with the target's name."""
+    os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return NOT_READ
+
+
+def hard_link(src: str, dst: str) -> tuple[str | None, int | None]:
+    """Hard-link the source: same inode, no data written."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:  # preflight should have caught this; stay explicit anyway
+            raise CrossDeviceError(Path(src), Path(dst), "hard") from None
+        raise
+    return NOT_READ
+
+
+def copy_file(src: str, dst: str) -> tuple[str | None, int | None]:
+    """Copy with timestamps, hashing on the way (one read)."""
+    return copy_with_md5(src, dst)
+
+
+class EmptyInodes:
+    """Fake files as hard links to a few shared empty files, made on demand.
+
+    Creating an inode costs ten times a link on common file systems; a fake package holds only
+    empty files, so sharing empty inodes makes ``fake`` as fast as ``hard`` (``cp -al``).  A new
+    empty file is started every ``per_inode`` links (file systems cap links per inode), and the
+    shared sources are removed when the run ends.
+    """
+
+    def __init__(self, folder: Path, record: Callable[[str], None], per_inode: int = 30_000) -> None:
+        self.folder = folder
+        self.record = record
+        self.per_inode = per_inode
+        self.sources: list[str] = []
+        self._count = per_inode
+        self._lock = threading.Lock()
+
+    def _source(self) -> str:
+        with self._lock:
+            if self._count >= self.per_inode:
+                name = f".qa2pack-empty-{len(self.sources)}"
+                self.record(name)
+                self.sources.append(str(self.folder / name))
+                fake_file("", self.sources[-1])
+                self._count = 0
+            self._count += 1
+            return self.sources[-1]
+
+    def link(self, src: str, dst: str) -> tuple[str | None, int | None]:
+        """Make ``dst`` an empty file (a link to the current shared empty inode)."""
+        source = self._source()
+        try:
+            os.link(source, dst)
+        except OSError as exc:
+            if exc.errno != errno.EMLINK:
+                raise
+            with self._lock:
+                if self.sources[-1] == source:
+                    self._count = self.per_inode  # this file system allows fewer links: start a new one
+            return self.link(src, dst)
+        return NOT_READ
+
+    def remove_sources(self) -> None:
+        """Remove the shared empty files (the package's files keep their inodes)."""
+        for source in self.sources:
+            if os.path.lexists(source):
+                os.unlink(source)
+
+
+# Threads per mode: transfers are mostly system calls, which release the GIL, so a second and
+# further threads overlap them (copies also overlap reading, hashing and writing).  move stays
+# on one thread so that its journal is in the order of the renames.
+THREADS: dict[Mode, int] = {Mode.COPY: 4, Mode.MANIMGONLY: 4, Mode.HARD: 2, Mode.FAKE: 2, Mode.TICKET: 2}
+FOLDER_THREADS = 4
+_CHUNK_FILES = 512
+_CHUNK_BYTES = 256 << 20
+
+Done = List[Tuple[str, int, Optional[str]]]  # (package-relative path, size, md5)
+
+
+def run_tasks(tasks: Iterator[Callable[[], Done]], workers: int, abort: threading.Event) -> Iterator[Done]:
+    """Run tasks on ``workers`` threads, at most a few queued at a time (memory stays flat).
+
+    The first failure sets ``abort`` (tasks check it between files) and is raised once the
+    tasks already running have stopped.
+    """
+    if workers <= 1:
+        for task in tasks:
+            yield task()
+        return
+    pending: deque[Future[Done]] = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            for task in tasks:
+                pending.append(pool.submit(task))
+                while len(pending) > 4 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        except BaseException:
+            abort.set()
+            raise
+
+
+@dataclass
+class ExecutionResult:
+    """What the executor did: the manifest entries and a few counts."""
+
+    entries: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    files: int = 0
+    nbytes: int = 0
+    moved_back: int = 0
+
+
+class Executor:
+    """Apply one plan to packpath."""
+
+    def __init__(self, plan: Plan, packpath: Path, progress: Progress | None = None, started: str = "") -> None:
+        self.plan = plan
+        self.packpath = packpath
+        self.progress = progress or SilentProgress()
+        self.started = started
+        self.result = ExecutionResult()
+        self.changed: list[str] = []  # sources that changed while the run read them (said in the report)
+        self.journal: Journal | None = None
+        self._made: set[str] = set()
+        self._joined = tuple(f"{m.folder.as_posix()}/" for m in plan.members if m.joins_existing)
+        self._ticket = frozenset(plan.ticket)
+        self.empty = EmptyInodes(packpath, self._record_created)
+        self._transfers = {mode: make(self) for mode, make in TRANSFERS.items()}
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _abs(self, rel: PurePosixPath | str) -> str:
+        return os.path.join(str(self.packpath), str(rel))
+
+    def _source(self, action: Action) -> str:
+        root = action.origin_root or self.plan.origpath
+        return os.path.join(str(root), action.source or "")
+
+    def _transfer_for(self, action: Action) -> Transfer:
+        mode = self.plan.mode
+        if action.origin_root is not None:
+            return fake_file if mode is Mode.FAKE else copy_file  # files from outside origpath are copied
+        if mode is Mode.MOVE and action.link_target is not None:
+            return copy_file  # a symlink at the origin is copied; what it points to stays where it is
+        if mode is Mode.TICKET and self._in_ticket(action):
+            return hard_link
+        return self._transfers[mode]
+
+    def _in_ticket(self, action: Action) -> bool:
+        first = action.files[0][0] if action.files else ""
+        return (action.target / first if first else action.target) in self._ticket
+
+    def _mkdir(self, rel: str) -> None:
+        """Make a package folder and its parents once (remembered), journaling new ones in joined members."""
+        if rel in self._made:
+            return
+        path = f"{self.packpath}/{rel}"
+        if not os.path.isdir(path):
+            parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
+            if parent:
+                self._mkdir(parent)
+            if self._joined:
+                self._record_if_joined(rel)
+            os.mkdir(path)
+        self._made.add(rel)
+
+    def _record_if_joined(self, rel: str) -> None:
+        """In a member this run joins, note what it adds, so a roll-back removes exactly that."""
+        if self.journal is not None and rel.startswith(self._joined):
+            self.journal.created(rel)
+
+    # -- phases -----------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        plan = self.plan
+        note_writing(str(self.packpath))
+        self.packpath.mkdir(parents=True, exist_ok=True)
+        replacing = plan.append is Append.REPLACE
+        header = {"mode": plan.mode.value, "append": plan.append.value, "started": self.started,
+                  "origpath": str(plan.origpath), "moves_start": 0 if replacing else moves_count(self.packpath)}
+        self.journal = Journal(self.packpath, header)
+        if replacing:
+            self.result.moved_back = undo_moves(self.packpath)
+            if self.result.moved_back:
+                log.info("moved %d files of the old package back to their origin before replacing it",
+                         self.result.moved_back)
+            for entry in sorted(os.listdir(self.packpath)):
+                if entry != MARKER:
+                    path = self.packpath / entry
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        else:
+            for rel in plan.new_dirs:
+                self.journal.created(rel.as_posix())
+
+    def _make_folders(self, transfers: Sequence[Action]) -> None:
+        """Make every folder the transfers need before any file moves, one depth level at a time.
+
+        A folder costs a file system far more than a link (a new inode and block, often read
+        cold), and folders in different parents are made in parallel by the kernel, so each
+        level runs on several threads; that is most of what makes ``hard`` beat ``cp -al``.
+        Folders in a member this run joins are made here first, one by one, so that the
+        journal names exactly what this run adds.
+        """
+        levels: dict[int, list[str]] = {}
+        for action in transfers:
+            rel = action.target.as_posix()
+            if not action.is_tree:
+                self._mkdir(action.target.parent.as_posix())
+                continue
+            if self._joined and rel.startswith(self._joined):
+                self._mkdir(rel)
+            else:
+                self._mkdir(action.target.parent.as_posix())
+                levels.setdefault(rel.count("/"), []).append(rel)
+            for inner in action.dirs:  # all new: made inside a folder this run makes
+                path = f"{rel}/{inner}"
+                levels.setdefault(path.count("/"), []).append(path)
+        if not levels:
+            return
+        with ThreadPoolExecutor(max_workers=FOLDER_THREADS) as pool:
+            for depth in sorted(levels):  # parents before children
+                names = levels[depth]
+                step = max(16, len(names) // (4 * FOLDER_THREADS) + 1)
+                for _ in pool.map(self._make_new_folders, (names[i:i + step] for i in range(0, len(names), step))):
+                    pass
+
+    def _make_new_folders(self, rels: Sequence[str]) -> None:
+        root = str(self.packpath)
+        for rel in rels:
+            try:
+                os.mkdir(f"{root}/{rel}")
+            except FileExistsError:
+                if not os.path.isdir(f"{root}/{rel}"):
+                    raise
+
+    def _tasks(self, abort: threading.Event) -> Iterator[Callable[[], Done]]:
+        """Yield each action's files in chunks to transfer (their folders are made already)."""
+        for action in self.plan.actions:
+            if action.op is not Op.TRANSFER:
+                continue
+            src = self._source(action)
+            rel = action.target.as_posix()
+            dst = f"{self.packpath}/{rel}"
+            transfer = self._transfer_for(action)
+            if not action.is_tree:
+                if self._joined:
+                    self._record_if_joined(rel)
+                yield partial(self._transfer_files, transfer, src, dst, rel, (("", action.size),), abort)
+                continue
+            files = action.files
+            start, size = 0, 0
+            for n, (_, file_size) in enumerate(files):
+                size += file_size
+                if n + 1 - start >= _CHUNK_FILES or size >= _CHUNK_BYTES:
+                    yield partial(self._transfer_files, transfer, src, dst, rel, files[start:n + 1], abort)
+                    start, size = n + 1, 0
+            if start < len(files):
+                yield partial(self._transfer_files, transfer, src, dst, rel, files[start:], abort)
+
+    def _transfer_files(self, transfer: Transfer, src: str, dst: str, rel: str,
+                        files: Sequence[tuple[str, int]], abort: threading.Event) -> Done:
+        done: Done = []
+        nbytes = 0
+        for name, size in files:
+            if abort.is_set():
+                break
+            path = f"{rel}/{name}" if name else rel
+            source = f"{src}/{name}" if name else src
+            md5, read = self._transfer_steady(transfer, source, f"{dst}/{name}" if name else dst)
+            if read is not None and read != size:  # changed between the scan and the copy: the copy is what holds
+                self.changed.append(f"{source} ({size} bytes when scanned, {read} when copied)")
+            done.append((path, size if read is None else read, md5))
+            nbytes += size
+        self.progress.advance(len(done), nbytes)
+        return done
+
+    def _transfer_steady(self, transfer: Transfer, source: str, target: str) -> tuple[str | None, int | None]:
+        """Transfer once; a source that changed while it was read is copied once more, then refused."""
+        try:
+            return transfer(source, target)
+        except SourceChanged:
+            pass
+        try:
+            result = transfer(source, target)
+        except SourceChanged:
+            raise ExecutionError(f"{source} kept changing while it was copied (twice); stopped: package it when "
+                                 f"nothing writes to it any more. The partial package is marked by "
+                                 f"{self.packpath / MARKER} and the next run rolls it back") from None
+        self.changed.append(f"{source} (changed while it was copied; copied again)")
+        return result
+
+    def _run_jobs(self) -> None:
+        plan = self.plan
+        transfers = [a for a in plan.actions if a.op is Op.TRANSFER]
+        self.progress.start(f"{plan.mode.value}: {plan.packname}", sum(a.size for a in transfers),
+                            sum(len(a.files) for a in transfers))
+        self._make_folders(transfers)
+        entries = self.result.entries
+        abort = threading.Event()
+        for done in run_tasks(self._tasks(abort), THREADS.get(plan.mode, 1), abort):
+            for rel, size, md5 in done:
+                entries[rel] = (size, md5)
+        if plan.mode in (Mode.COPY, Mode.MANIMGONLY):
+            for action in transfers:
+                self._copy_dir_times(action)
+        self.progress.finish()
+
+    def _record_created(self, rel: str) -> None:
+        if self.journal is not None:
+            self.journal.created(rel)
+
+    def move_file(self, src_text: str, dst_text: str) -> tuple[str | None, int | None]:
+        """Move one file into the package and leave a link to it at the origin."""
+        assert self.journal is not None
+        src, dst = Path(src_text), Path(dst_text)
+        self.journal.moved(src, dst)  # synced before the rename: an interruption is recoverable
+        try:
+            os.rename(src, dst)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise CrossDeviceError(src, dst, "move") from None
+            raise
+        os.symlink(dst, src)  # files only: folders at the origin stay real folders
+        return NOT_READ
+
+    def _copy_dir_times(self, action: Action) -> None:
+        if not action.is_tree:
+            return
+        src = self._source(action)
+        target = action.target.as_posix()
+        for inner in sorted(action.dirs, reverse=True):  # deepest first: children change parent mtimes
+            shutil.copystat(os.path.join(src, inner), self._abs(f"{target}/{inner}"))
+        shutil.copystat(src, self._abs(target))
+
+    def _write_archives(self) -> None:
+        fake = self.plan.mode in (Mode.FAKE, Mode.TICKET)
+        for action in self.plan.actions:
+            if action.op is not Op.ARCHIVE:
+                continue
+            self._mkdir(action.target.parent.as_posix())
+            dst = self._abs(action.target)
+            if self._joined:
+                self._record_if_joined(action.target.as_posix())
+            if fake:
+                fake_file("", dst)
+                self.result.entries[action.target.as_posix()] = (action.size, None)
+                continue
+            tmp = dst + ".tmp"
+            with open(tmp, "wb") as raw, HashingWriter(raw) as writer, \
+                    tarfile.open(fileobj=writer, mode="w:gz") as tar:  # type: ignore[call-overload]
+                    folder = action.target.name[: -len(".tgz")]
+                    for part in action.parts:
+                        self._add_to_archive(tar, part, folder)
+            os.replace(tmp, dst)
+            md5 = writer.digest.hexdigest() if self.plan.mode is Mode.COPY else None
+            self.result.entries[action.target.as_posix()] = (writer.size, md5)
+
+    def _add_to_archive(self, tar: tarfile.TarFile, part: Action, folder: str) -> None:
+        src = self._source(part)
+        arc = f"{folder}/{part.target.name}"
+        tar.add(src, arc, recursive=False)
+        if part.is_tree:  # its folders and files, each folder before what it holds
+            for inner in sorted([*part.dirs, *(f for f, _ in part.files)]):
+                tar.add(os.path.join(src, inner), f"{arc}/{inner}", recursive=False)
+
+    def _write_texts(self) -> None:
+        for action in self.plan.actions:
+            if action.op is not Op.TEXT:
+                continue
+            self._mkdir(action.target.parent.as_posix())
+            dst = Path(self._abs(action.target))
+            data = (action.text or "").encode()
+            if dst.exists() and self.journal is not None:
+                self.journal.replaced_readme(action.target.as_posix(), dst.read_text(encoding="utf-8"))
+            write_atomic(dst, data)
+            md5 = None
+            if self.plan.mode is Mode.COPY or self.plan.checksums:
+                digest = new_md5()
+                digest.update(data)
+                md5 = digest.hexdigest()
+            self.result.entries[action.target.as_posix()] = (len(data), md5)
+
+    def _checksums(self) -> None:
+        if not self.plan.checksums or self.plan.mode not in (Mode.HARD, Mode.MOVE):
+            return
+        entries = self.result.entries
+        todo = [(rel, self._abs(rel)) for rel, (_, md5) in entries.items() if md5 is None]
+        try:
+            for rel, (md5, size) in hash_files_steady(todo, workers=2).items():
+                if size != entries[rel][0]:
+                    self.changed.append(f"{self._abs(rel)} ({entries[rel][0]} bytes when scanned, {size} when hashed)")
+                entries[rel] = (size, md5)
+        except SourceChanged as exc:
+            raise ExecutionError(f"{exc.path} kept changing while its checksum was computed (twice); stopped: "
+                                 "package it when nothing writes to it any more. The partial package is marked by "
+                                 f"{self.packpath / MARKER} and the next run rolls it back") from None
+
+    def run(self) -> ExecutionResult:
+        """Carry out the plan; on failure leave the marker and raise :class:`ExecutionError`."""
+        try:
+            self._prepare()
+            self._run_jobs()
+            self._write_archives()
+            self._write_texts()
+            self._checksums()
+        except Qa2packError:
+            self._abandon()
+            raise
+        except OSError as exc:
+            self._abandon()
+            where = exc.filename or self.packpath
+            raise ExecutionError(
+                f"failed while writing the package ({exc.strerror}: {where}); the partial package is marked "
+                f"by {self.packpath / MARKER} and the next run rolls it back"
+            ) from exc
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            self.empty.remove_sources()
+        self.result.files = len(self.result.entries)
+        self.result.nbytes = sum(size for size, _ in self.result.entries.values())
+        return self.result
+
+    def _abandon(self) -> None:
+        self.progress.finish()
+        if self.journal is not None:
+            self.journal.close()
+
+    def commit(self) -> None:
+        """Remove the marker: everything (package, manifest, ticket) is written."""
+        if self.journal is not None:
+            self.journal.finish()
+
+
+# Each mode's transfer, made for one executor (tests swap these to inject failures).
+TRANSFERS: dict[Mode, Callable[[Executor], Transfer]] = {
+    Mode.FAKE: lambda executor: executor.empty.link,
+    Mode.TICKET: lambda executor: executor.empty.link,
+    Mode.HARD: lambda executor: hard_link,
+    Mode.COPY: lambda executor: copy_file,
+    Mode.MANIMGONLY: lambda executor: copy_file,
+    Mode.MOVE: lambda executor: executor.move_file,
+}

@@ -1,0 +1,94 @@
+"""Run a checked plan: the executor, then the manifest and ticket, with the run's log file beside the package."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from .._version import __version__
+from ..core.errors import ExecutionError
+from ..core.model import Append, Plan
+from ..formats.manifest import manifest_path, read_manifest, write_manifest
+from ..scan.probe import walk_listing
+from .execute import Executor
+from .journal import MARKER, roll_back
+from .progress import Progress, SilentProgress
+from .report import RunReport
+from .runlog import RunLog, run_log
+from .ticket import write_ticket
+
+log = logging.getLogger(__name__)
+
+Entries = Dict[str, Tuple[int, Optional[str]]]  # package-relative path -> (size, md5 or None)
+
+
+def _log_plan(plan: Plan, packpath: Path, account: RunLog) -> None:
+    account.info("qa2pack %s: packaging %s into %s (mode %s, style %s, append %s)", __version__, plan.origpath,
+             packpath, plan.mode.value, plan.style.text or "''", plan.append.value or "''")
+    for member in plan.members:
+        source = plan.origpath.name if member.source == "." else member.source
+        account.info("%s <- %s: %d EB(s) %s", member.folder, source, len(member.eb_uids), ", ".join(member.eb_uids))
+    for finding in plan.findings:
+        account.warning("[%s] %s", finding.code, finding.message)
+    for skipped in plan.skipped:
+        account.detail("not packaged: %s [%s] %s", skipped.source, skipped.kind.value, skipped.reason)
+    if plan.skipped:
+        account.info("%d path(s) not packaged (listed in the log; 'qa2pack inspect' shows them too)", len(plan.skipped))
+
+
+def _manifest_entries(plan: Plan, packpath: Path, new: Entries) -> Entries:
+    """Return this run's entries, plus (when appending) the rest of the package as it was."""
+    if plan.append is Append.REPLACE:
+        return dict(new)
+    old_path = manifest_path(packpath)
+    entries = dict(read_manifest(old_path).entries) if old_path.exists() else {}
+    entries.update(new)
+    on_disk = walk_listing(str(packpath), str(packpath))
+    return {rel: entries.get(rel, (size, None)) for rel, is_dir, size in on_disk if not is_dir and rel != MARKER}
+
+
+def roll_back_interrupted(pack: Path) -> list[str]:
+    """Undo a run that left its marker in packpath (moved files go home first)."""
+    if not (pack / MARKER).exists():
+        return []
+    note = roll_back(pack)
+    if note is None:
+        return []
+    log.warning("%s", note)
+    return [note]
+
+
+def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
+             notes: list[str], with_ticket: bool) -> RunReport:
+    """Execute a plan that passed its preflight, then write the manifest (and ticket) and remove the marker."""
+    started = started or datetime.now().isoformat(timespec="seconds")
+    pack.parent.mkdir(parents=True, exist_ok=True)
+    with run_log(pack, appending=plan.append is not Append.REPLACE) as account:
+        _log_plan(plan, pack, account)
+        executor = Executor(plan, pack, progress or SilentProgress(), started)
+        result = executor.run()
+        for changed in executor.changed:
+            note = f"a source changed while it was read: {changed}; the package and its manifest hold what was read"
+            account.warning("%s", note)
+            notes.append(note)
+        outputs = {"package": str(pack), "manifest": str(manifest_path(pack))}
+        try:
+            meta = {"package": pack.name, "mode": plan.mode.value, "created": started,
+                    "origpath": str(plan.origpath), "qa2pack": __version__}
+            write_manifest(manifest_path(pack), _manifest_entries(plan, pack, result.entries), meta)
+            if with_ticket:
+                tar_path, zip_path = write_ticket(pack, list(plan.ticket), plan.size_text)
+                outputs.update(ticket_tar=str(tar_path), ticket_zip=str(zip_path))
+        except OSError as exc:
+            if executor.journal is not None:
+                executor.journal.close()
+            raise ExecutionError(f"failed while writing the manifest or ticket ({exc.strerror}: {exc.filename}); "
+                                 f"the package is marked incomplete by {pack / MARKER}") from exc
+        executor.commit()
+        outputs["log"] = str(account.path)
+        report = RunReport(plan, pack, result.files, result.nbytes, time.monotonic() - begin, outputs, notes)
+        account.info("%s", report.summary())
+    return report

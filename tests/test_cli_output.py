@@ -1,0 +1,103 @@
+"""What the command line prints: examples in every --help, one stamped JSON document, -q and -v that mean it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from factories import eb
+from qa2pack.cli import main
+from qa2pack.cli.parser import build_parser
+from qa2pack.cli.render import JSON_SCHEMA
+
+MOUS = "uid://A001/X1284/X1ef2"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def every_command() -> list[list[str]]:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    found = []
+    for name, sub in subparsers.choices.items():  # type: ignore[attr-defined]
+        nested = [a for a in sub._actions if getattr(a, "dest", "") == "action"]
+        found += [[name, action] for action in nested[0].choices] if nested else [[name]]
+    return found
+
+
+@pytest.mark.parametrize("command", every_command(), ids=" ".join)
+def test_every_help_ends_with_worked_examples(capsys, command: list[str]) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    examples = out[out.index("examples:"):].splitlines()[1:]
+    assert 1 <= len(examples) <= 3 and all(line.startswith("  qa2pack ") for line in examples), out
+    assert " ".join(command) in "\n".join(examples)
+
+
+@pytest.mark.parametrize("command", every_command(), ids=" ".join)
+def test_every_command_takes_json_and_quiet(capsys, command: list[str]) -> None:
+    _, out, _ = run(capsys, *command, "--help")
+    assert "--json" in out
+    assert "-q, --quiet" in out or command == ["config"]
+
+
+def test_verbose_is_offered_only_where_it_shows_more(capsys) -> None:
+    with_verbose = [c for c in every_command() if "-v, --verbose" in (run(capsys, *c, "--help")[1])]
+    assert with_verbose == [["package"], ["verify"]]
+
+
+@pytest.fixture
+def package_folder(build, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    sb = build(eb("SB/X1", "uid___A002_X8_X1") | {"SB/scriptForImaging.py": "# i\n", "SB/a.fits": "@fits"}) / "SB"
+    packpath = tmp_path / "2013.1.00001.S"
+    assert main(["package", str(sb), str(packpath), "--mode", "copy", "-q"]) == 0
+    capsys.readouterr()  # its warning (no --readme) is not what the tests look at
+    return packpath
+
+
+def json_of(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    code, out, err = run(capsys, *argv, "--json")
+    document = json.loads(out)
+    assert document["schema"] == JSON_SCHEMA
+    return document
+
+
+def test_every_json_document_says_its_schema_and_command(capsys, build, package_folder: Path, tmp_path: Path) -> None:
+    sb = build(eb("SB2/X1", "uid___A002_X9_X1"), "other") / "SB2"
+    assert json_of(capsys, "inspect", str(sb))["command"] == "inspect"
+    assert json_of(capsys, "config")["command"] == "config"
+    assert json_of(capsys, "config")["folders"]["product"] == "product"
+    assert json_of(capsys, "verify", str(package_folder))["command"] == "verify"
+    tars = json_of(capsys, "tarsplit", str(package_folder), "--mous-uid", MOUS, "--output", str(tmp_path / "t"))
+    assert tars["command"] == "tarsplit" and tars["tars"]
+    delivery = json_of(capsys, "deliver", str(package_folder), str(tmp_path / "d"), "--mous-uid", MOUS)
+    assert delivery["command"] == "deliver" and delivery["dest"] == str(tmp_path / "d")
+    failed = json_of(capsys, "deliver", str(package_folder), str(tmp_path / "d"), "--mous-uid", MOUS)
+    assert failed["command"] == "deliver" and failed["exit_code"] == 2 and "exists" in failed["error"]
+    start = json_of(capsys, "workspace", "start", str(tmp_path / "empty"))
+    assert start["command"] == "workspace start"
+
+
+def test_quiet_means_quiet(capsys, package_folder: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "deliver", str(package_folder), str(tmp_path / "d"), "--mous-uid", MOUS, "-q")
+    assert code == 0 and out == "" and err == ""
+    code, out, err = run(capsys, "verify", str(package_folder), "-q")
+    assert code == 0 and out == "" and err == ""
+
+
+def test_an_argument_error_is_one_line_with_its_prefix_once(capsys) -> None:
+    code, out, err = run(capsys, "package", "--mode")
+    assert code == 2 and err.count("qa2pack") == 2 and err.startswith("qa2pack: error: argument --mode")
+    assert err.rstrip().endswith("(see qa2pack package --help)") and err.count("\n") == 1
+
+
+def test_every_command_has_its_page_in_the_docs() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "commands"
+    names = {command[0] for command in every_command()}
+    assert names == {page.stem for page in docs.glob("*.md")} - {"index"}
