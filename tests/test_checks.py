@@ -48,9 +48,9 @@ def test_eb_without_script_log_or_product(build) -> None:
 
 def test_default_readme_is_a_warning_and_uses_the_template(build, tmp_path: Path) -> None:
     root = build(eb("SB/X1", "uid___A002_X13_X1") | {"SB/i.fits": "@fits"})
-    report = package(root, tmp_path / "P")
+    report = package(root, tmp_path / "2013.1.00001.S")
     assert codes(report.plan) == ["default-readme"]
-    readme = (tmp_path / "P/sg_ouss_id/group_ouss_id/member_ouss_id/README").read_text()
+    readme = (tmp_path / "2013.1.00001.S/sg_ouss_id/group_ouss_id/member_ouss_id/README").read_text()
     assert readme.startswith(DEFAULT_HEADER.splitlines()[0])
     assert "Project code:\n" in readme and "PI name:\n" in readme
 

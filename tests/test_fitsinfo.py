@@ -94,7 +94,7 @@ def test_truncated_data_is_reported_not_raised(tmp_path: Path, caplog) -> None:
     whole = (tmp_path / "cut.fits").read_bytes()
     (tmp_path / "cut.fits").write_bytes(whole[: 2880 * 3])
     assert summarize_fits(tmp_path / "cut.fits") is None  # no README line from half an image
-    assert "cannot read FITS image" in caplog.text and "cut.fits" in caplog.text
+    assert "cut.fits: truncated: its header announces 65536 bytes of data, the file holds 5760" in caplog.text
 
 
 def test_cards_with_values_of_the_wrong_kind_are_reported_not_raised(tmp_path: Path, caplog) -> None:

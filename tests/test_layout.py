@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, stage
+from qa2pack.analyst.pipeline_runs import CURRENT, current_run
 from qa2pack.core.errors import InputError, UsageError
 from qa2pack.delivery.layout import (
+    Position,
     archive_recognises,
+    inside_member,
     is_project_code,
     is_readme,
     level_of,
@@ -18,12 +20,44 @@ from qa2pack.delivery.layout import (
     member_of,
     package_folder_of,
     parse_tar_name,
+    position_of,
+    real_uid_member_path,
+    uids_of_member_path,
 )
 from qa2pack.delivery.tarsplit import find_units
 from qa2pack.delivery.uids import DeliveryNaming, name_folders, read_uid_map
 
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
 REAL = "science_goal.uid___A001_X1_X2/group.uid___A001_X1_X3/member.uid___A001_X1_X4"
+FOLDERS = {"calibration", "product", "qa", "script", "log", "raw", "calibrated"}
+
+
+@pytest.mark.parametrize(("path", "is_dir", "position", "level"), [
+    ("sg_ouss_id", True, Position.LEVEL_FOLDER, 0),
+    ("sg_ouss_id/group_ouss_id2", True, Position.LEVEL_FOLDER, 1),
+    (REAL, True, Position.LEVEL_FOLDER, 2),
+    ("sg_ouss_id", False, Position.OUTSIDE, -1),  # a file cannot be a level
+    (f"{MEMBER}/README", False, Position.MEMBER_ITEM, -1),
+    (f"{MEMBER}/product", True, Position.MEMBER_ITEM, -1),
+    (f"{MEMBER}/notes", True, Position.OUTSIDE, -1),
+    (f"{MEMBER}/product/a.fits", False, Position.CONTENT, -1),
+    ("sg_ouss_id/group_ouss_id/product", True, Position.GROUP_ITEM, -1),  # group-level products
+    ("sg_ouss_id/group_ouss_id/product/a.fits", False, Position.CONTENT, -1),
+    ("sg_ouss_id/group_ouss_id/stray.txt", False, Position.OUTSIDE, -1),
+    ("stray", True, Position.OUTSIDE, -1),
+])
+def test_every_path_has_one_position_in_the_layout(path: str, is_dir: bool, position: Position, level: int) -> None:
+    assert position_of(path, is_dir, FOLDERS) == (position, level)
+
+
+def test_paths_inside_members_and_the_uids_their_folders_carry() -> None:
+    assert inside_member(f"{MEMBER}/calibration/x.tgz") == "calibration/x.tgz"
+    assert inside_member(f"{REAL}/README") == "README"
+    assert inside_member(MEMBER) is None and inside_member("a/b/c/d") is None
+    assert str(real_uid_member_path(f"run/{REAL}")) == REAL and real_uid_member_path(MEMBER) is None
+    assert uids_of_member_path(REAL.split("/")) == ("uid___A001_X1_X2", "uid___A001_X1_X3", "uid___A001_X1_X4")
+    assert uids_of_member_path(["member.uid___A001_X1_X4"]) == (None, None, "uid___A001_X1_X4")
+    assert uids_of_member_path(MEMBER.split("/")) == (None, None, None)
 
 
 @pytest.mark.parametrize(("path", "level", "member", "folder"), [
@@ -88,13 +122,13 @@ def _member(packpath: Path, rel: str) -> Path:
 
 def test_uids_come_from_names_ppr_map_or_option_and_disagreement_is_refused(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
-    staged = tmp_path / "staged" / CURRENT["project"]
+    staged = tmp_path / "staged" / CURRENT.project
     stage(run, staged, Mode.COPY)  # placeholders inside; the PPR in script/ names the MOUS
     (unit,), warnings = find_units(staged)
-    assert (unit.ous, unit.named_by) == (CURRENT["mous"], f"{MEMBER}/script/{CURRENT['mous']}.hifa_calimage."
+    assert (unit.ous, unit.named_by) == (CURRENT.mous, f"{MEMBER}/script/{CURRENT.mous}.hifa_calimage."
                                                           "pprequest.xml") and warnings == []
     named, _ = name_folders(staged, list_groups(staged))
-    assert named["sg_ouss_id/group_ouss_id"].uid == CURRENT["gous"]  # the GOUS from the PPR's RelativePath
+    assert named["sg_ouss_id/group_ouss_id"].uid == CURRENT.gous  # the GOUS from the PPR's RelativePath
     with pytest.raises(InputError, match="conflicting uids"):
         find_units(staged, DeliveryNaming(mous_uid="uid___A001_X1284_X9999"))
     pack = tmp_path / "2019.1.00001.S"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_factories import CURRENT, ppr_xml
+from qa2pack.analyst.pipeline_runs import CURRENT, ppr_xml
 from qa2pack.core.errors import PipelineRunError
 from qa2pack.pipeline.ppr import RestoreRequest, read_ppr, session_value, split_session, unread_sessions, write_restore_ppr
 
@@ -16,7 +16,7 @@ C = CURRENT
 
 def _ppr(tmp_path: Path, sessions: dict[str, list[str]], separator: str = " | ") -> Path:
     path = tmp_path / "PPR.xml"
-    path.write_text(ppr_xml(C["project"], C["run"], C["sous"], C["gous"], C["mous"], sessions, separator=separator))
+    path.write_text(ppr_xml(C.project, C.run, C.sous, C.gous, C.mous, sessions, separator=separator))
     return path
 
 
@@ -27,8 +27,8 @@ def test_sessions_of_several_ebs_are_joined_and_split_like_the_pipeline(tmp_path
         "uid___A002_Xc89480_X5f49", "uid___A002_Xc89480_X67a2")
     assert split_session("uid://A002/X1/X2,uid://A002/X1/X3") == ("uid___A002_X1_X2", "uid___A002_X1_X3")
     for separator in (" | ", ","):
-        assert read_ppr(_ppr(tmp_path, C["sessions"], separator)).sessions == {
-            k: tuple(v) for k, v in C["sessions"].items()}
+        assert read_ppr(_ppr(tmp_path, C.sessions, separator)).sessions == {
+            k: tuple(v) for k, v in C.sessions.items()}
 
 
 def test_sessions_may_start_at_any_number_and_the_pipeline_reads_up_to_the_first_gap(tmp_path: Path) -> None:
@@ -37,22 +37,22 @@ def test_sessions_may_start_at_any_number_and_the_pipeline_reads_up_to_the_first
     assert list(request.sessions) == ["SESSION_2", "SESSION_3", "SESSION_10"]  # in number order
     assert unread_sessions(request.sessions) == ["SESSION_2", "SESSION_3", "SESSION_10"]
     assert unread_sessions({"SESSION_1": (), "SESSION_2": (), "SESSION_4": ()}) == ["SESSION_4"]
-    assert unread_sessions(dict(C["sessions"])) == []
+    assert unread_sessions(dict(C.sessions)) == []
 
 
 def test_a_bad_eb_in_a_session_is_one_clear_error(tmp_path: Path) -> None:
-    path = _ppr(tmp_path, C["sessions"])
+    path = _ppr(tmp_path, C.sessions)
     path.write_text(path.read_text().replace("uid://A002/Xc7111c/X86a7", "not-a-uid"))
     with pytest.raises(PipelineRunError, match="not an ALMA uid: 'not-a-uid'"):
         read_ppr(path)
 
 
 def test_the_restore_ppr_keeps_the_delivered_structure_and_names_every_eb(tmp_path: Path) -> None:
-    delivered = read_ppr(_ppr(tmp_path, C["sessions"]))
+    delivered = read_ppr(_ppr(tmp_path, C.sessions))
     out = tmp_path / "restore.xml"
-    write_restore_ppr(out, RestoreRequest(C["project"], C["mous"], delivered.sessions, C["sous"], C["gous"], delivered))
+    write_restore_ppr(out, RestoreRequest(C.project, C.mous, delivered.sessions, C.sous, C.gous, delivered))
     written = read_ppr(out)
-    assert (written.project, written.mous, written.sous, written.gous) == (C["project"], C["mous"], C["sous"], C["gous"])
+    assert (written.project, written.mous, written.sous, written.gous) == (C.project, C.mous, C.sous, C.gous)
     assert written.sessions == delivered.sessions and written.recipe == "hifa_restoredata"
     structure = ET.parse(out).getroot().find("ProjectStructure")
     assert structure is not None

@@ -33,7 +33,7 @@ def test_unreadable_fits_is_skipped_with_a_log_line(tmp_path: Path, caplog) -> N
     bad = tmp_path / "broken.fits"
     bad.write_bytes(b"SIMPLE  = not a fits file")
     assert summarize_fits(bad) is None
-    assert "cannot read FITS image" in caplog.text
+    assert "broken.fits: a damaged FITS file: header ends before its END card" in caplog.text
 
 
 def test_readme_has_header_then_product_table_then_tree(build, tmp_path: Path) -> None:

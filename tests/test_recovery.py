@@ -12,8 +12,9 @@ from factories import SB3, SB4, project229_setup3, project229_setup4, tree_listi
 from qa2pack import Append, Mode, PackageOptions, package
 from qa2pack.cli import main
 from qa2pack.core.errors import EXIT_FAILED_MIDRUN, ExecutionError
+from qa2pack.delivery.layout import MARKER
 from qa2pack.run import execute as execute_module
-from qa2pack.run.journal import MARKER, moves_path
+from qa2pack.run.journal import moves_path
 
 
 @pytest.fixture
@@ -54,7 +55,9 @@ def test_interrupted_copy_is_marked_and_the_next_run_completes_it(project229: Pa
     monkeypatch.undo()
     report = package(sb3, packpath, PackageOptions(mode=Mode.COPY))
     assert not (packpath / MARKER).exists()
-    assert any("rolled back the interrupted run" in note for note in report.notes)
+    rolled = [note for note in report.notes if "rolled back the interrupted run" in note]
+    assert len(rolled) == 1 and "0 moved files returned" in rolled[0]
+    assert "the partial package (1 top-level folder) removed" in rolled[0]  # what was there, not "0 new folders"
     assert contents(packpath) == contents(reference)
     assert tree_listing(sb3) == origin
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from factories import SB3, project229_setup3, tree_listing, write_tar
-from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, PackageOptions, Style, package, stage
 from qa2pack.analyst.casatables import make_asdm
+from qa2pack.analyst.pipeline_runs import CURRENT, current_run
 from qa2pack.cli import main
 from qa2pack.core.errors import RestoreError, UnsafeArchiveError
 from qa2pack.delivery.deliver import deliver
@@ -163,10 +163,10 @@ def test_pipeline_delivery_restore_with_ppr(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
     pi = tmp_path / "scriptForPI.py"
     pi.write_text("# scriptForPI\n")
-    project = CURRENT["project"]
+    project = CURRENT.project
     stage(run, tmp_path / "staged" / project, Mode.COPY, pi_script=pi, real_uids=True)
     deliver(tmp_path / "staged" / project, tmp_path / "delivery")
-    ebs = [eb for ebs in CURRENT["sessions"].values() for eb in ebs]
+    ebs = [eb for ebs in CURRENT.sessions.values() for eb in ebs]
     raws = [raw_tar(tmp_path, project, eb, f"{eb}.asdm.sdm") for eb in ebs]
     into = tmp_path / "r"
     report = restore_prep([tmp_path / "delivery", *raws], into, spacesaving=2, write_ppr=True)
@@ -174,9 +174,9 @@ def test_pipeline_delivery_restore_with_ppr(tmp_path: Path) -> None:
     assert member.pipeline and sorted(member.named_ebs) == sorted(ebs)
     assert "casa --pipeline -c \"SPACESAVING=2;" in report.commands[0]
     written = read_ppr(Path(report.pprs[0]))
-    assert written.project == project and written.mous == CURRENT["mous"]
-    assert (written.sous, written.gous) == (CURRENT["sous"], CURRENT["gous"])
-    assert written.sessions == {k: tuple(v) for k, v in CURRENT["sessions"].items()}
+    assert written.project == project and written.mous == CURRENT.mous
+    assert (written.sous, written.gous) == (CURRENT.sous, CURRENT.gous)
+    assert written.sessions == {k: tuple(v) for k, v in CURRENT.sessions.items()}
     assert sorted(written.asdms) == sorted(ebs) and written.recipe == "hifa_restoredata"
     assert not list((member.folder / "script").glob("PPR_*_restore.xml"))  # the PPR is not put in script/
     assert os.path.isfile(report.pprs[0])
@@ -184,13 +184,13 @@ def test_pipeline_delivery_restore_with_ppr(tmp_path: Path) -> None:
 
 def test_sessions_the_pipelines_ppr_reader_would_skip_are_warned_about(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
-    project = CURRENT["project"]
+    project = CURRENT.project
     (ppr,) = run.rglob("products/*.pprequest.xml")
     ppr.write_text(ppr.read_text().replace("SESSION_1<", "SESSION_4<"))  # sessions 2, 3, 4: none is SESSION_1
     staged = tmp_path / "staged" / project
     stage(run, staged, Mode.COPY)
     deliver(staged, tmp_path / "delivery")
-    ebs = [eb for ebs in CURRENT["sessions"].values() for eb in ebs]
+    ebs = [eb for ebs in CURRENT.sessions.values() for eb in ebs]
     raws = [raw_tar(tmp_path, project, eb, f"{eb}.asdm.sdm") for eb in ebs]
     report = restore_prep([tmp_path / "delivery", *raws], tmp_path / "r")
     (warning,) = [w for w in report.warnings if "PPR reader" in w]

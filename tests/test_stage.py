@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from factories import tree_listing
-from pipeline_factories import CURRENT, CYCLE4, current_run, cycle4_run
 from qa2pack import Mode, OusUids, PackageOptions, QA_Pipeline_Stager, Style, package, stage
 from qa2pack.analyst.casatables import make_asdm, make_fits
+from qa2pack.analyst.pipeline_runs import CURRENT, CYCLE4, current_run, cycle4_run
 from qa2pack.cli import main
 from qa2pack.core.errors import PipelineRunError
 from qa2pack.delivery.tarsplit import tarsplit
@@ -41,21 +41,21 @@ def test_stage_a_cycle4_run(tmp_path: Path, update_golden: bool) -> None:
     run = cycle4_run(tmp_path / "runs")
     pi = tmp_path / "scriptForPI.py"
     pi.write_text("# scriptForPI\n")
-    report = stage(run, tmp_path / "staged" / CYCLE4["project"], Mode.COPY, pi_script=pi)
-    staged = tmp_path / "staged" / CYCLE4["project"]
+    report = stage(run, tmp_path / "staged" / CYCLE4.project, Mode.COPY, pi_script=pi)
+    staged = tmp_path / "staged" / CYCLE4.project
     golden("stage_cycle4.txt", tree_listing(staged), update_golden)
     weblog = run / "SOUS_uid___A001_X87c_X67/GOUS_uid___A001_X87c_X68/MOUS_uid___A001_X87c_X69/products"
     assert (staged / MEMBER / "qa/uid___A001_X87c_X69.weblog.tgz").read_bytes() == (
         weblog / "uid___A001_X87c_X69.weblog.tgz").read_bytes()
     assert {s.source for s in report.skipped} == {"working", "rawdata"}
-    assert report.plan.members[0].eb_uids == tuple(CYCLE4["ebs"])
+    assert report.plan.members[0].eb_uids == tuple(CYCLE4.ebs)
     assert check_scripts(view_from_folder(staged)) == []
 
 
 def test_stage_a_current_run_keeps_one_file_per_script_glob(tmp_path: Path, update_golden: bool) -> None:
     run = current_run(tmp_path / "runs", extra={"casa_pipescript.py": "# an old unprefixed copy\n"})
-    report = stage(run, tmp_path / "staged" / CURRENT["project"], Mode.FAKE)
-    staged = tmp_path / "staged" / CURRENT["project"]
+    report = stage(run, tmp_path / "staged" / CURRENT.project, Mode.FAKE)
+    staged = tmp_path / "staged" / CURRENT.project
     golden("stage_current.txt", tree_listing(staged), update_golden)
     reasons = {s.source: s.reason for s in report.skipped}
     assert "kept uid___A001_X1284_X265f.hifa_calimage.casa_pipescript.py" in reasons["products/casa_pipescript.py"]
@@ -72,7 +72,7 @@ def test_pipeline_root_may_be_the_run_the_mous_or_products(tmp_path: Path, where
     mous = next(run.glob("SOUS_*/GOUS_*/MOUS_*"))
     root = {"run": run, "mous": mous, "products": mous / "products"}[where]
     report = stage(root, tmp_path / "out" / "P")
-    assert report.plan.extra["mous"] == CURRENT["mous"]
+    assert report.plan.extra["mous"] == CURRENT.mous
     assert (tmp_path / "out/P" / MEMBER / "script/uid___A001_X1284_X265f.hifa_calimage.pipeline_manifest.xml").exists()
 
 
@@ -119,7 +119,7 @@ def test_package_with_ous_uids_from_the_cli_and_a_ppr(build, tmp_path: Path, cap
 
 def test_case2_package_a_staged_tree_after_script_for_pi(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
-    staged = tmp_path / "analysis" / CURRENT["project"]
+    staged = tmp_path / "analysis" / CURRENT.project
     pi = tmp_path / "scriptForPI.py"
     pi.write_text("# scriptForPI\n")
     stage(run, staged, Mode.COPY, pi_script=pi, pipe_readme=None)
@@ -133,7 +133,7 @@ def test_case2_package_a_staged_tree_after_script_for_pi(tmp_path: Path) -> None
     make_fits(member / "calibrated" / "Target.cont.image.pbcor.fits", size=32)
     (member / "calibrated" / "scriptForImaging.py").write_text("tclean(vis=...)\n")
     (member / "calibrated" / "casa-20180701-090000.log").write_text("imaging log\n")
-    packpath = tmp_path / "final" / CURRENT["project"]
+    packpath = tmp_path / "final" / CURRENT.project
     report = package(tmp_path / "analysis", packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle4-pipe"),
                                                                      pi_script=pi))
     out = packpath / MEMBER
@@ -147,7 +147,7 @@ def test_case2_package_a_staged_tree_after_script_for_pi(tmp_path: Path) -> None
     assert [p.name for p in (out / "log").glob("*casa-20180701-090000.log")] == ["casa-20180701-090000.log"]
     assert not (out / "calibrated").exists() and not (out / "raw").exists()  # no MSs, no ASDMs
     reasons = {s.source: s.reason for s in report.skipped}
-    assert "MS not packaged" in reasons[f"{CURRENT['project']}/{MEMBER}/calibrated/uid___A002_Xc7111c_X3979.ms.split.cal"]
+    assert "MS not packaged" in reasons[f"{CURRENT.project}/{MEMBER}/calibrated/uid___A002_Xc7111c_X3979.ms.split.cal"]
     assert verify_package(packpath).ok
     readme = (out / "README").read_text()
     assert "Target.cont.image.pbcor.fits" in readme and "weblog.tgz" in readme
@@ -158,7 +158,7 @@ def test_case2_also_works_before_anyone_restored_the_data(tmp_path: Path) -> Non
     staged = tmp_path / "analysis" / "P"
     stage(run, staged, Mode.COPY)
     report = package(staged, tmp_path / "final" / "P", PackageOptions(style=Style.parse("cycle2-pipe1")))
-    assert set(report.plan.members[0].eb_uids) == {eb for ebs in CURRENT["sessions"].values() for eb in ebs}
+    assert set(report.plan.members[0].eb_uids) == {eb for ebs in CURRENT.sessions.values() for eb in ebs}
     assert (tmp_path / "final/P" / MEMBER / "calibration/uid___A001_X1284_X265f.session_1.caltables.tgz").exists()
 
 
@@ -208,12 +208,12 @@ def test_qa_pipeline_stager_keeps_the_original_call(tmp_path: Path) -> None:
 
 def test_auxiliary_products_go_to_the_auxiliary_tar(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
-    staged = tmp_path / "staged" / CURRENT["project"]
+    staged = tmp_path / "staged" / CURRENT.project
     stage(run, staged, Mode.COPY, real_uids=True)
     result = tarsplit(staged, tmp_path / "tars")
     names = [p.name for p, _, _ in result.tars]
-    mous = CURRENT["mous"]
-    assert names == [f"{CURRENT['project']}_{mous}_auxiliary.tar", f"{CURRENT['project']}_{mous}_001_of_001.tar"]
+    mous = CURRENT.mous
+    assert names == [f"{CURRENT.project}_{mous}_auxiliary.tar", f"{CURRENT.project}_{mous}_001_of_001.tar"]
     import tarfile
 
     with tarfile.open(tmp_path / "tars" / names[0]) as tar:
@@ -228,19 +228,19 @@ def test_auxiliary_products_go_to_the_auxiliary_tar(tmp_path: Path) -> None:
 
 def test_a_pipeline_style_keeps_the_real_uids_of_a_staged_tree(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
-    staged = tmp_path / "analysis" / CURRENT["project"]
+    staged = tmp_path / "analysis" / CURRENT.project
     stage(run, staged, Mode.COPY, real_uids=True)
-    packpath = tmp_path / "final" / CURRENT["project"]
+    packpath = tmp_path / "final" / CURRENT.project
     package(staged, packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle7-pipe")))
     levels = "science_goal.uid___A001_X1284_X265c/group.uid___A001_X1284_X265d/member.uid___A001_X1284_X265f"
     assert (packpath / levels / "README").is_file() and not (packpath / "sg_ouss_id").exists()
     result = tarsplit(packpath, tmp_path / "tars")
-    assert result.tars[-1][0].name == f"{CURRENT['project']}_uid___A001_X1284_X265f_001_of_001.tar"
+    assert result.tars[-1][0].name == f"{CURRENT.project}_uid___A001_X1284_X265f_001_of_001.tar"
 
 
 def test_what_scripts_for_pi_restore_left_is_not_delivered_again(tmp_path: Path) -> None:
     run = current_run(tmp_path / "runs")
-    staged = tmp_path / "analysis" / CURRENT["project"]
+    staged = tmp_path / "analysis" / CURRENT.project
     stage(run, staged, Mode.COPY)
     member = staged / MEMBER
     # What a pipeline restore by scriptForPI.py leaves: work areas in calibrated/, and in calibration/
@@ -255,7 +255,7 @@ def test_what_scripts_for_pi_restore_left_is_not_delivered_again(tmp_path: Path)
     manifest = next((member / "script").glob("*pipeline_manifest.xml"))
     (member / "calibration" / manifest.name).write_bytes(manifest.read_bytes())
     (member / "calibration" / "cont.dat").write_text("Field: Target\n")
-    packpath = tmp_path / "final" / CURRENT["project"]
+    packpath = tmp_path / "final" / CURRENT.project
     report = package(staged, packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle7-pipe")))
     reasons = {s.source: s.reason for s in report.skipped}
     assert "work area of scriptForPI.py's pipeline restore" in reasons[f"{MEMBER}/calibrated/working"]

@@ -79,7 +79,7 @@ def test_clear_refuses_what_is_not_an_eb_folder(build, folder: str, capsys) -> N
     target = sb3 / folder
     before = sorted(p.name for p in target.iterdir())
     assert main(["workspace", "clear", str(target), "--yes"]) == 2
-    assert "is not an EB folder" in capsys.readouterr().err
+    assert "is neither an EB folder" in capsys.readouterr().err
     assert sorted(p.name for p in target.iterdir()) == before
 
 

@@ -8,18 +8,20 @@ report.  It reads only through ``probe`` (and ``fitsinfo``) and writes only thro
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from .core.errors import Qa2packError, UsageError
-from .core.model import Append, Kind, Mode, PackageState, Plan, Skipped, Why
+from .core.model import Append, Finding, FindingCode, Kind, Mode, PackageState, Plan, Skipped, Why
 from .core.options import PackageOptions
-from .delivery.layout import OusUids
+from .delivery.layout import PLACEHOLDER_PACKNAME, OusUids
 from .planning.complete import complete_plan
 from .planning.draft import Draft, ExternalFiles, draft_plan
 from .planning.numbering import check_packpath_state
 from .planning.restored import apply_staged_readmes
+from .run.journal import packages_moved_into
 from .run.lock import RunLock, Want
 from .run.preflight import preflight
 from .run.progress import Progress
@@ -31,7 +33,6 @@ from .scan.probe import read_package_state, scan_tree
 log = logging.getLogger(__name__)
 
 
-PLACEHOLDER_PACKNAME = "PACKPATH"
 
 
 DEFAULT_OPTIONS = PackageOptions()
@@ -49,10 +50,17 @@ def _draft(origpath: Path, packname: str, options: PackageOptions, state: Packag
            externals: ExternalFiles) -> Draft:
     """Walk origpath and place everything (every link not followed becomes a 'not packaged' line)."""
     scan = scan_tree(origpath, follow_links=options.follow_links, plain_names=options.config.qa2_folders)
-    notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason, Why.LINK_NOT_FOLLOWED)
-             for n in scan.links]
+    notes = [Skipped(n.rel, Kind.LINK, f"-> {n.target}: {n.reason}" if n.target else n.reason,
+                     Why.RAW_DATA if n.asdm else Why.LINK_NOT_FOLLOWED) for n in scan.links]
     draft = replace(draft_plan(scan.tree, scan.root, packname, options, state, externals, notes),
                     owner_samples=scan.owner_samples)
+    moved = packages_moved_into(os.path.realpath(scan.root / n.rel) for n in scan.links if n.outside)
+    if moved:
+        draft = replace(draft, findings=draft.findings + tuple(
+            Finding(FindingCode.MOVED_AWAY, f"{count} file(s) of origpath are links into {package}, where 'qa2pack "
+                    "package --mode move' moved them (its moves file is beside it): package or deliver that folder, "
+                    "or replace it with another package run, which first moves the data back", (str(package),))
+            for package, count in sorted(moved.items())))
     if not options.style.pipeline:
         return draft
     readmes = {s.source: (origpath / s.source).read_text(encoding="utf-8", errors="replace")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from .api import package
+from .core.config import Config, load_config
+from .core.errors import UsageError
 from .core.model import Append, Mode, Style
 from .core.options import PackageOptions
 from .run.report import RunReport
@@ -26,9 +29,41 @@ def _tell(report: RunReport) -> RunReport:
     return report
 
 
+# The original module's keywords, and the configuration key each one sets.
+LEGACY_FOLDERS = {"tablefolder": "calibration", "rawdatafolder": "raw", "caldatafolder": "calibrated",
+                  "qafolder": "qa"}
+LEGACY_LISTS = {"rawdatacopy": "rawdatacopy", "caldatacopy": "caldatacopy", "QA2_others": "qa2_others",
+                "required_folders_CAL": "required_caltables", "required_files_QA2": "required_qa2"}
+
+
+def legacy_config(legacy: dict[str, Any], config: Config) -> Config:
+    """Map the original module's folder and list keywords onto the configuration (unknown ones are refused)."""
+    unknown = sorted(set(legacy) - set(LEGACY_FOLDERS) - set(LEGACY_LISTS) - {"tableplotsfolder"})
+    if unknown:
+        raise UsageError(f"QA_Packager got unknown keyword(s) {', '.join(unknown)}; known: origpath, readme, packpath, "
+                         f"mode, style, append, gzip_caltables, PIscript, noms, tableplotsfolder, "
+                         f"{', '.join(list(LEGACY_FOLDERS) + list(LEGACY_LISTS))}")
+    folders = {LEGACY_FOLDERS[k]: str(v) for k, v in legacy.items() if k in LEGACY_FOLDERS}
+    plots = legacy.get("tableplotsfolder")
+    if plots is not None and str(plots) != folders.get("calibration", config.calibration):
+        raise UsageError(f"tableplotsfolder={plots!r}: the plots of each EB go into <EB>.calibration.plots beside "
+                         "its tables, so it must name the same folder as tablefolder")
+    lists: dict[str, Any] = {}
+    for key, name in LEGACY_LISTS.items():
+        if key in legacy:
+            value = legacy[key]
+            lists[name] = [value] if isinstance(value, str) else [str(v) for v in value]
+    if not folders and not lists:
+        return config
+    data = config.to_json()  # the TOML form of the configuration in force, changed by the keywords
+    data.update(lists)
+    data["folders"] = {**data["folders"], **folders}
+    return Config.from_mapping(data, source="QA_Packager keywords")
+
+
 def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str = "fake", style: str = "",
                 append: str = "", gzip_caltables: bool = False, PIscript: str = "",
-                noms: bool = False) -> RunReport:
+                noms: bool = False, **legacy: Any) -> RunReport:
     """Package a QA2 reduction folder like the original ``QA_Packager``.
 
     Parameters
@@ -51,6 +86,11 @@ def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str =
         Copied into ``script/`` as ``scriptForPI.py`` ('' for none).
     noms : bool
         Leave MSs out (when ``style`` is '').
+    **legacy
+        The original module's folder and list settings, mapped onto the placement configuration:
+        ``tablefolder`` (and ``tableplotsfolder``, which must name the same folder), ``rawdatafolder``,
+        ``caldatafolder``, ``qafolder``, ``rawdatacopy``, ``caldatacopy``, ``QA2_others``,
+        ``required_folders_CAL`` and ``required_files_QA2``.
 
     Returns
     -------
@@ -58,10 +98,9 @@ def QA_Packager(origpath: str, readme: str = "", packpath: str = "", mode: str =
         What was packaged, the warnings and what was left out.
     """
     if not packpath:
-        from .core.errors import UsageError
-
         raise UsageError("QA_Packager needs packpath (the destination folder, named by the project code)")
     options = PackageOptions(
+        config=legacy_config(legacy, load_config(None)),
         mode=Mode.parse(mode),
         style=Style.parse(style),
         append=Append.parse(append),

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factories import FIG2, SB3, project229_setup3
-from pipeline_factories import CURRENT, ERAS
 from qa2pack import Mode, OusUids, PackageOptions, Style, package, stage
 from qa2pack.analyst.casatables import TableTemplates, build_tree, make_asdm, make_fits
+from qa2pack.analyst.pipeline_runs import CURRENT, ERAS
 from qa2pack.delivery.deliver import deliver
 from qa2pack.delivery.uids import DeliveryNaming, read_uid_map
 from qa2pack.restore.prepare import restore_prep
@@ -131,9 +131,9 @@ class Deliveries:
     def _staged(self, base: Path, era: str, real_uids: bool) -> Delivery:
         make_run, facts = ERAS[era]
         run = make_run(base / "runs")
-        staged = base / "staged" / facts["project"]
+        staged = base / "staged" / facts.project
         stage(run, staged, Mode.COPY, pi_script=self._pi(), real_uids=real_uids)
-        ebs = [eb for group in facts["sessions"].values() for eb in group]
+        ebs = facts.ebs
         return self._deliver(f"pipeline-{era}", staged, ebs, True, DeliveryNaming(), base)
 
     def _pipeline_cycle4(self, base: Path) -> Delivery:
@@ -159,8 +159,8 @@ class Deliveries:
         make_fits(member / "calibrated" / "Target.spw16.cube.manual.pbcor.fits", size=32)
         (member / "calibrated" / "scriptForImaging.py").write_text("tclean(vis='calibrated.ms')\n")
         (member / "calibrated" / "imaging.log").write_text("imaging log\n")
-        packpath = base / "pkg" / CURRENT["project"]
-        package(analysis / CURRENT["project"], packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle7-pipe")))
+        packpath = base / "pkg" / CURRENT.project
+        package(analysis / CURRENT.project, packpath, PackageOptions(mode=Mode.HARD, style=Style.parse("cycle7-pipe")))
         return self._deliver("pipeline-case2", packpath, staged.ebs, True, DeliveryNaming(), base)
 
 

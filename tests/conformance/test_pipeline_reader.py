@@ -15,7 +15,7 @@ import pytest
 
 from deliveries import Deliveries, restore
 from harness.pipeline_stub import real_pipeline
-from pipeline_factories import CURRENT, CYCLE5, RECIPE, manifest_xml, ppr_xml
+from qa2pack.analyst.pipeline_runs import CURRENT, CYCLE5, RECIPE, manifest_xml, ppr_xml
 from qa2pack.pipeline.manifest import read_pipeline_manifest
 from qa2pack.pipeline.ppr import read_ppr
 
@@ -48,13 +48,13 @@ def ppr_forms(tmp_path: Path, realdata: Path | None) -> dict[str, Path]:
     forms = {}
     c = CURRENT
     for name, sessions, separator in (
-            ("multi-eb", c["sessions"], " | "),
-            ("comma", c["sessions"], ","),
+            ("multi-eb", c.sessions, " | "),
+            ("comma", c.sessions, ","),
             ("one-eb", {"SESSION_1": ["uid___A002_Xc7111c_X3979"]}, " | "),
             ("second-session-first", {"SESSION_2": ["uid___A002_Xc89480_X5f49"],
                                       "SESSION_3": ["uid___A002_Xc89480_X67a2"]}, " | ")):
         path = tmp_path / f"{name}.xml"
-        path.write_text(ppr_xml(c["project"], c["run"], c["sous"], c["gous"], c["mous"], sessions, separator=separator))
+        path.write_text(ppr_xml(c.project, c.run, c.sous, c.gous, c.mous, sessions, separator=separator))
         forms[name] = path
     if realdata is not None:
         forms["real-cycle2"] = realdata / REAL_PPR
@@ -116,28 +116,28 @@ def test_executeppr_runs_the_restore_ppr(deliveries: Deliveries, pipeline, tmp_p
     ((task, arguments),) = pipeline.calls
     assert task == "hifa_restoredata"
     rawdata = str(tmp_path / "run" / "rawdata")
-    sessions = {eb: keyword.lower() for keyword, ebs in CURRENT["sessions"].items() for eb in ebs}
+    sessions = {eb: keyword.lower() for keyword, ebs in CURRENT.sessions.items() for eb in ebs}
     assert sorted(zip(arguments["vis"], arguments["session"])) == sorted(
         (f"{rawdata}/{eb}", session) for eb, session in sessions.items())
 
 
 def test_the_factory_manifest_is_what_the_pipeline_writes_and_reads(pipeline, tmp_path: Path) -> None:
     c = CYCLE5
-    sessions = {k.lower(): v for k, v in c["sessions"].items()}
-    caltables = {s: f"{c['mous']}.{s}.caltables.tgz" for s in sessions}
-    written = pipeline.manifest.PipelineManifest(c["mous"])
-    ous = written.set_ous(c["mous"])
+    sessions = {k.lower(): v for k, v in c.sessions.items()}
+    caltables = {s: f"{c.mous}.{s}.caltables.tgz" for s in sessions}
+    written = pipeline.manifest.PipelineManifest(c.mous)
+    ous = written.set_ous(c.mous)
     for session, ebs in sessions.items():
         element = written.set_session(ous, session)
-        written.add_caltables(element, caltables[session], session, ous_name=c["mous"], level="member")
+        written.add_caltables(element, caltables[session], session, ous_name=c.mous, level="member")
         for eb in ebs:
             written.add_asdm_imlist(element, eb, None, f"{eb}.ms.flagversions.tgz", f"{eb}.ms.calapply.txt", [],
                                     "target")
-    written.add_aux_products_file(ous, f"{c['mous']}.{RECIPE}.auxproducts.tgz", ous_name=c["mous"], level="member")
+    written.add_aux_products_file(ous, f"{c.mous}.{RECIPE}.auxproducts.tgz", ous_name=c.mous, level="member")
     real = tmp_path / "real_manifest.xml"
     written.write(str(real))
     ours = tmp_path / "factory_manifest.xml"
-    ours.write_text(manifest_xml(c["mous"], sessions, caltables, f"{c['mous']}.{RECIPE}.auxproducts.tgz"))
+    ours.write_text(manifest_xml(c.mous, sessions, caltables, f"{c.mous}.{RECIPE}.auxproducts.tgz"))
     for path in (real, ours):
         reader = pipeline.manifest.PipelineManifest("")
         reader.import_xml(str(path))
@@ -146,5 +146,5 @@ def test_the_factory_manifest_is_what_the_pipeline_writes_and_reads(pipeline, tm
         assert dict(reader.get_caltables(top)) == facts.caltables == caltables
         assert dict(reader.get_final_flagversions(top)) == facts.flagversions
         assert dict(reader.get_applycals(top)) == facts.applycals
-        assert facts.sessions == {k: tuple(v) for k, v in sessions.items()} and facts.ous == c["mous"]
-        assert facts.aux_products == (f"{c['mous']}.{RECIPE}.auxproducts.tgz",)
+        assert facts.sessions == {k: tuple(v) for k, v in sessions.items()} and facts.ous == c.mous
+        assert facts.aux_products == (f"{c.mous}.{RECIPE}.auxproducts.tgz",)

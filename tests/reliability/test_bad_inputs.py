@@ -18,9 +18,9 @@ from typing import Callable, List
 import pytest
 
 from factories import eb
-from pipeline_factories import CURRENT, current_run
 from qa2pack import Mode, PackageOptions, Style, package
 from qa2pack.analyst.casatables import build_tree, make_asdm
+from qa2pack.analyst.pipeline_runs import CURRENT, current_run
 from qa2pack.api import stage
 from qa2pack.cli import main
 from qa2pack.delivery.deliver import deliver
@@ -126,16 +126,16 @@ def _two_pprs(s: Scene) -> list[str]:
     products = next(run.rglob("products"))
     ppr = next(products.glob("*.pprequest.xml"))
     (products / "PPR_uid___A001_X1284_X9999.xml").write_text(ppr.read_text())
-    return ["stage", str(run), str(s.root / "st" / CURRENT["project"])]
+    return ["stage", str(run), str(s.root / "st" / CURRENT.project)]
 
 
 def _broken_ppr_delivery(s: Scene) -> list[str]:
-    staged = s.root / "st" / CURRENT["project"]
+    staged = s.root / "st" / CURRENT.project
 
     stage(_pipeline(s), staged, Mode.COPY)
     ppr = next(staged.rglob("*.pprequest.xml"))
     ppr.write_text("<SciPipeRequest><unclosed>")
-    (s.root / "st" / f"{CURRENT['project']}.manifest.tsv").unlink()  # so that deliver does not catch it
+    (s.root / "st" / f"{CURRENT.project}.manifest.tsv").unlink()  # so that deliver does not catch it
     deliver(staged, s.root / "d2")  # named by the uid of its pipeline manifest
     return ["restore-prep", str(s.root / "d2"), "--into", str(s.root / "r")]
 
@@ -182,7 +182,7 @@ CASES: dict[str, tuple[Case, str]] = {
     "readme-missing": (lambda s: ["package", str(s.orig), str(s.root / "p" / PROJECT), "--readme", "no.txt"],
                        "readme file does not exist"),
     "readme-is-a-folder": (lambda s: ["package", str(s.orig), str(s.root / "p" / PROJECT), "--readme",
-                                      str(s.orig)], "readme is a folder"),
+                                      str(s.orig)], "readme file is a folder"),
     "append-without-package": (lambda s: ["package", str(s.orig), str(s.root / "p" / PROJECT), "--append",
                                           "member"], "holds no package"),
     "packpath-not-ours": (lambda s: ["package", str(s.orig), str(s.file("p/mine.txt").parent)],
@@ -285,7 +285,7 @@ CASES: dict[str, tuple[Case, str]] = {
     "workspace-start-missing": (lambda s: ["workspace", "start", str(s.root / "nothere")], "does not exist"),
     "workspace-start-no-asdm": (lambda s: ["workspace", "start", str(s.file("SBx/notes.txt").parent)], "no ASDM"),
     "workspace-clear-not-eb": (lambda s: ["workspace", "clear", str(s.file("plain/x.txt").parent), "--yes"],
-                               "not an EB folder"),
+                               "neither an EB folder"),
     "workspace-clear-no-terminal": (lambda s: ["workspace", "clear", str(s.orig / "X1")], "confirm on a terminal"),
     "workspace-fluxequal-no-eb": (lambda s: ["workspace", "fluxequal-start", str(s.file("plain/x.txt").parent)],
                                   "no EB folder"),

@@ -19,9 +19,9 @@ from types import SimpleNamespace
 import pytest
 
 from processes import MOUS, PROJECT, checksums, contents, fresh_copy, killed_after, make_origin, run, timed
+from qa2pack.delivery.layout import MARKER
 from qa2pack.delivery.verify import verify_delivery, verify_tars
 from qa2pack.formats.manifest import manifest_path
-from qa2pack.run.journal import MARKER
 
 pytestmark = pytest.mark.minutes  # CI runs these on one Python only
 

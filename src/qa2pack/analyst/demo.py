@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
-from ..core.model import Mode
+from ..core.model import Mode, Style
 from ..core.options import PackageOptions
 from ..planning.readme import readme_tree
 from ..run.progress import Progress
+from ..run.report import RunReport
 from .casatables import TableTemplates, build_tree
 
 PROJECT = "2011.0.00229.S"
@@ -183,25 +184,57 @@ def run_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress | None = N
     packpath = target / PROJECT
     options = PackageOptions(mode=mode, readme=target / "README.header.txt")
     report = package(sb, packpath, options, progress)
-    member = report.plan.members[0]
-    overview = readme_tree(PROJECT, [(a.target.as_posix(), a.is_tree) for a in member.actions])
     lines = [
         f"Built the project229 reduction folder of the QA2 wiki in {target / 'project229'}",
         f"and packaged {SB3} (mode {mode.value}):",
         "",
         f"  qa2pack package {sb} {packpath} --readme {target / 'README.header.txt'} --mode {mode.value}",
-        "",
-        overview.rstrip(),
-        "",
-        report.summary(),
-        "",
-        "Next steps:",
+        *_outcome(PROJECT, report),
         f"  qa2pack inspect {sb}                  # every file, where it goes and why",
         f"  qa2pack package {target / 'project229' / SB4} {packpath} --append member "
         f"--readme {target / 'README.header.txt'}   # add the second SB",
         f"  less {packpath / report.plan.members[0].folder / 'README'}",
         f"  qa2pack package {sb} {packpath} --mode hard --readme {target / 'README.header.txt'}   # real data",
         f"  qa2pack deliver {packpath} {target / 'delivery'} --mous-uid {DEMO_MOUS}   # tars named by the MOUS",
+    ]
+    data = report.to_json()
+    data["text"] = "\n".join(lines) + "\n"
+    return data
+
+
+def _outcome(project: str, report: RunReport) -> list[str]:
+    """Describe a demo's package: the first member's README tree, the run's summary, the next steps' heading."""
+    member = report.plan.members[0]
+    overview = readme_tree(project, [(a.target.as_posix(), a.is_tree) for a in member.actions])
+    return ["", overview.rstrip(), "", report.summary(), "", "Next steps:"]
+
+
+def run_pipeline_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress | None = None) -> dict[str, Any]:
+    """Build a current pipeline run in ``target``, stage it with its real uids, package it, and describe it.
+
+    The run has today's product names (``<mous>.hifa_calimage.*``, ``*.pprequest.xml``), the
+    auxiliary products and AQUA report, and a session of two EBs beside two sessions of one.
+    """
+    from ..api import package, stage
+    from .pipeline_runs import CURRENT, current_run
+
+    _prepare_dir(target)
+    run = current_run(target / "pipeline")
+    staged = target / "staged" / CURRENT.project
+    staged_report = stage(run, staged, Mode.COPY, real_uids=True, progress=progress)
+    packpath = target / CURRENT.project
+    report = package(staged, packpath, PackageOptions(mode=mode, style=Style.parse("cycle5-pipe")), progress)
+    sessions = ", ".join(f"{name}: {len(ebs)} EB(s)" for name, ebs in CURRENT.sessions.items())
+    lines = [
+        f"Built a pipeline run of {CURRENT.project} (MOUS {CURRENT.mous}; {sessions}) in {run},",
+        f"staged it with its real uids into {staged} ({staged_report.summary()}),",
+        f"and packaged the staged tree (mode {mode.value}):",
+        "",
+        f"  qa2pack stage {run} {staged} --mode copy --real-uids",
+        f"  qa2pack package {staged} {packpath} --style cycle5-pipe --mode {mode.value}",
+        *_outcome(CURRENT.project, report),
+        f"  qa2pack inspect {staged} --style cycle5-pipe   # every file, where it goes and why",
+        f"  qa2pack deliver {staged} {target / 'delivery'}   # tars named by the MOUS the PPR names",
     ]
     data = report.to_json()
     data["text"] = "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
-"""The analyst's QA2 workspace helpers: start an SB tree, clear an EB, link for flux equalisation.
+"""The analyst's QA2 workspace helpers: start an SB tree, clear an EB or calibrated/, link for flux equalisation.
 
 ``start`` never overwrites a file and only creates; ``clear`` deletes, so it lists what goes
-and refuses anything that is not an EB folder; ``fluxequal-start`` only adds relative links.
+and refuses anything that is not an EB folder or an SB's ``calibrated/``; ``fluxequal-start``
+only adds relative links.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.config import Config, load_config
 from ..core.errors import InputError, note_writing
 from ..core.model import Kind
-from ..core.naming import asdm_uid, natural_sorted
+from ..core.naming import asdm_uid, matches, natural_key, natural_sorted
 from ..planning.readme import DEFAULT_HEADER
 from ..run.lock import RunLock, Want
 from ..scan.members import find_eb_folders
@@ -61,26 +63,37 @@ A) INTERFEROMETRIC CALIBRATION
 RUN_PACKAGING = """\
 # Made by 'qa2pack workspace start': package SB {sb} in {mode} mode.
 # Run it here with 'python run_packaging.py' (or execfile it in CASA).
-from qa2pack import QA_Packager
+import sys
 
-QA_Packager(origpath={origpath!r}, readme={readme!r},
-            packpath={packpath!r}, mode={mode!r})
+from qa2pack import Qa2packError, QA_Packager{imports}
+
+try:
+    QA_Packager(origpath={origpath!r}, readme={readme!r},
+                packpath={packpath!r}, mode={mode!r}{pi_script}){after}
+except Qa2packError as error:  # one line, no traceback: the message says what to do
+    sys.exit("qa2pack: error: %s" % error)
 """
+JIRA_STEP = """
+    # Everything to attach to the QA2 ticket, in one folder: the ticket zip and the checklists.
+    collect_for_jira({packpath!r}, {sb_dir!r})"""
 
 
 @dataclass
 class StartReport:
-    """What ``workspace start`` made."""
+    """What ``workspace start`` made (or, without an SB, the SBs it could start)."""
 
-    reduction: Path
+    reduction: Path | None
     eb_folders: dict[str, Path] = field(default_factory=dict)  # uid -> EB folder
     created: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)  # files that existed and were left alone
+    choices: list[Path] = field(default_factory=list)  # without an SB: the SB folders found, when several
 
     def to_json(self) -> dict[str, Any]:
         """Return the report as plain JSON (``workspace start --json``)."""
-        return {"reduction": str(self.reduction), "eb_folders": {k: str(v) for k, v in self.eb_folders.items()},
-                "created": [str(p) for p in self.created], "kept": [str(p) for p in self.kept]}
+        return {"reduction": str(self.reduction) if self.reduction else None,
+                "eb_folders": {k: str(v) for k, v in self.eb_folders.items()},
+                "created": [str(p) for p in self.created], "kept": [str(p) for p in self.kept],
+                "sbs": [str(p) for p in self.choices]}
 
 
 def _find_asdms(folder: Path) -> list[Path]:
@@ -102,15 +115,40 @@ def _write_new(path: Path, text: str, report: StartReport) -> None:
     report.created.append(path)
 
 
-def start(sb_dir: Path, asdm_dir: Path | None = None, project: str | None = None, move: bool = False,
-          wait: bool = False) -> StartReport:
-    """Create the QA2 working tree of one SB from its ASDMs (holding the SB folder exclusively)."""
+def sb_folders(folder: Path) -> list[Path]:
+    """Return the SB folders below ``folder``: its subfolders that hold ASDMs (natural order)."""
+    found = [p for p in Path(folder).iterdir() if p.is_dir() and not is_asdm(p) and _find_asdms(p)]
+    return sorted(found, key=lambda p: natural_key(p.name))
+
+
+def start(sb_dir: Path | None = None, asdm_dir: Path | None = None, project: str | None = None, move: bool = False,
+          pi_script: Path | None = None, wait: bool = False, config: Config | None = None) -> StartReport:
+    """Create the QA2 working tree of one SB from its ASDMs (holding the SB folder exclusively).
+
+    Without ``sb_dir``, the SB folders of the current folder are looked for: one is started, and
+    several are listed in the report (nothing is written).  The PI script comes from
+    ``pi_script`` or the ``[workspace] pi_script`` setting.
+    """
+    config = config or load_config(None)
+    if sb_dir is None:
+        found = sb_folders(Path.cwd())
+        if not found:
+            raise InputError(f"no SB folder (a folder holding ASDMs) in {Path.cwd()}; give the SB folder")
+        if len(found) > 1:
+            return StartReport(None, choices=found)
+        sb_dir = found[0]
     sb_dir = Path(sb_dir).absolute()
+    if not sb_dir.is_dir():
+        raise InputError(f"SB folder does not exist: {sb_dir}")
+    script = pi_script or (Path(config.workspace.pi_script) if config.workspace.pi_script else None)
+    if script is not None and not Path(script).is_file():
+        raise InputError(f"PI script does not exist or is not a file: {script}")
     with RunLock([Want(sb_dir, exclusive=True)], "workspace start", wait, on_wait=log.warning):
-        return _start(sb_dir, asdm_dir, project, move)
+        return _start(sb_dir, asdm_dir, project, move, script)
 
 
-def _start(sb_dir: Path, asdm_dir: Path | None, project: str | None, move: bool) -> StartReport:
+def _start(sb_dir: Path, asdm_dir: Path | None, project: str | None, move: bool,
+           pi_script: Path | None) -> StartReport:
     asdm_dir = Path(asdm_dir).absolute() if asdm_dir else sb_dir
     if not asdm_dir.is_dir():
         raise InputError(f"ASDM folder does not exist: {asdm_dir}")
@@ -148,11 +186,19 @@ def _start(sb_dir: Path, asdm_dir: Path | None, project: str | None, move: bool)
     header = DEFAULT_HEADER.replace("Project code:\n", f"Project code: {project}\n").replace(
         "SB name:\n", f"SB name: {sb}\n")
     _write_new(sb_dir / "README.header.txt", header, report)
+    pi_target = sb_dir / "scriptForPI.py"
+    if pi_script is not None:
+        _write_new(pi_target, Path(pi_script).read_text(encoding="utf-8", errors="surrogateescape"), report)
     for mode in ("ticket", "hard"):
         folder = sb_dir / "packaging" / mode
         folder.mkdir(parents=True, exist_ok=True)
-        script = RUN_PACKAGING.format(sb=sb, mode=mode, origpath=str(reduction),
-                                      readme=str(sb_dir / "README.header.txt"), packpath=f"./{project}")
+        packpath = f"./{project}"
+        jira = mode == "ticket"
+        script = RUN_PACKAGING.format(
+            sb=sb, mode=mode, origpath=str(reduction), readme=str(sb_dir / "README.header.txt"), packpath=packpath,
+            pi_script=f", PIscript={str(pi_target)!r}" if pi_target.exists() else "",
+            imports="\nfrom qa2pack.analyst.ticket import collect_for_jira" if jira else "",
+            after=JIRA_STEP.format(packpath=packpath, sb_dir=str(sb_dir)) if jira else "")
         _write_new(folder / "run_packaging.py", script, report)
     return report
 
@@ -172,18 +218,31 @@ class ClearPlan:
                 ("removed" if removed else "to_remove"): [p.name for p in self.remove]}
 
 
-def plan_clear(eb_dir: Path) -> ClearPlan:
-    """Decide what clearing an EB folder removes: everything but its ASDM and calibration script."""
-    eb_dir = Path(eb_dir)
-    if not eb_dir.is_dir():
-        raise InputError(f"not a folder: {eb_dir}")
-    entries = sorted(eb_dir.iterdir())
-    keep = [p for p in entries if is_asdm(p) or (p.is_file() and p.name.endswith(".scriptForCalibration.py"))]
-    if not any(is_asdm(p) for p in keep):
-        # Without its ASDM (or a link to one) clearing would leave nothing to calibrate again from.
-        raise InputError(f"{eb_dir} is not an EB folder holding its ASDM (or a link to it); refusing to clear it")
+# What clearing keeps in the SB's calibrated/ folder: the linked inputs and the two SB-level scripts.
+CALIBRATED_KEEPS = ("*fluxscale", "*split.cal", "scriptForFluxCalibration.py", "scriptForImaging.py")
+
+
+def plan_clear(folder: Path) -> ClearPlan:
+    """Decide what clearing removes, before anything is removed.
+
+    In an EB folder everything but its ASDM and calibration script goes; in the SB's
+    ``calibrated/`` everything but the linked ``*split.cal`` and ``*fluxscale`` and the SB-level
+    scripts.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"folder does not exist: {folder}" if not os.path.lexists(folder) else f"not a folder: {folder}")
+    entries = sorted(folder.iterdir())
+    if any(is_asdm(p) for p in entries):
+        keep = [p for p in entries if is_asdm(p) or (p.is_file() and p.name.endswith(".scriptForCalibration.py"))]
+    elif folder.name == "calibrated" or any(p.name.endswith("split.cal") for p in entries):
+        keep = [p for p in entries if matches(p.name, CALIBRATED_KEEPS)]
+    else:
+        # Without an ASDM (or a link to one) clearing would leave nothing to calibrate again from.
+        raise InputError(f"{folder} is neither an EB folder holding its ASDM (or a link to it) nor the SB's "
+                         "calibrated/ folder; refusing to clear it")
     remove = [p for p in entries if p not in keep]
-    return ClearPlan(eb_dir, keep, remove, {p: tree_size(p) for p in remove})
+    return ClearPlan(folder, keep, remove, {p: tree_size(p) for p in remove})
 
 
 def apply_clear(plan: ClearPlan, wait: bool = False) -> None:

@@ -48,7 +48,7 @@ def _tolerant_streams() -> None:
 
 def _command_in(argv: Sequence[str]) -> str:
     words = [word for word in argv if not word.startswith("-")]
-    return " ".join(words[:2]) if words[:1] == ["workspace"] else (words[0] if words else "")
+    return " ".join(words[:2]) if words[:1] in (["workspace"], ["batch-jobs"]) else (words[0] if words else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

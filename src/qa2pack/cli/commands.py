@@ -12,18 +12,19 @@ import sys
 from pathlib import Path
 
 from ..core.config import load_config
-from ..core.errors import EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
+from ..core.errors import EXIT_FAILED_MIDRUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
 from ..core.model import Append, Mode, Style
 from ..core.naming import normalize_uid
 from ..core.options import PackageOptions
 from ..delivery.layout import OusUids
 from ..delivery.uids import DeliveryNaming
-from ..run.progress import make_progress
+from ..run.progress import counted, make_progress
 from .render import (
     command_of,
     emit_json,
     out,
     print_clear_plan,
+    print_download,
     print_links,
     print_outputs,
     print_restore,
@@ -148,9 +149,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the project229 demo tree with real CASA tables and package it."""
-    from ..analyst.demo import run_demo
+    from ..analyst.demo import run_demo, run_pipeline_demo
 
-    result = run_demo(Path(args.dir), Mode.parse(args.mode), _progress(args))
+    build = run_pipeline_demo if args.pipeline else run_demo
+    result = build(Path(args.dir), Mode.parse(args.mode), _progress(args))
     if args.json:
         emit_json(command_of(args), result)
     else:
@@ -184,9 +186,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     config = load_config(args.config)
     progress = _progress(args)
-    missing = [p for p in paths if not os.path.lexists(p)]
-    if missing and len(paths) == 1:
-        raise InputError(f"does not exist: {missing[0]}")
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise InputError(f"does not exist: {', '.join(missing)}")
     if len(paths) == 1 and is_delivery(paths[0]):
         report = verify_delivery(paths[0], args.manifest, config, args.expect_uids, args.fake_ok, progress,
                                  wait=args.wait)
@@ -235,16 +237,71 @@ def cmd_restore_prep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_workspace_download(args: argparse.Namespace) -> int:
+    """Download an SB's raw data from the archive's page, resuming, and check every md5."""
+    from ..analyst.download import download
+
+    report = download(args.url, Path(args.sb_dir), _progress(args), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        print_download(args, report)
+    return EXIT_OK if report.ok else EXIT_FAILED_MIDRUN
+
+
 def cmd_workspace_start(args: argparse.Namespace) -> int:
-    """Create an SB's QA2 working tree."""
+    """Create an SB's QA2 working tree (or list the SBs to choose from)."""
     from ..analyst.workspace import start
 
-    report = start(Path(args.sb_dir), Path(args.asdm_dir) if args.asdm_dir else None, args.project, args.move,
-                   wait=args.wait)
+    report = start(Path(args.sb_dir) if args.sb_dir else None, Path(args.asdm_dir) if args.asdm_dir else None,
+                   args.project, args.move, args.pi_script, wait=args.wait)
     if args.json:
         emit_json(command_of(args), report.to_json())
     else:
         print_start(args, report)
+    return EXIT_OK
+
+
+def cmd_workspace_fluxscale(args: argparse.Namespace) -> int:
+    """Print the calibrators' flux densities from every EB's fluxscale file."""
+    from ..analyst.fluxscale import fluxscale
+
+    files = fluxscale(Path(args.sb_dir))
+    if args.json:
+        emit_json(command_of(args), {"files": [f.to_json() for f in files]})
+    else:
+        for found in files:
+            out(args, f"{found.path}:")
+            for line in found.lines or ["(no flux density in it)"]:
+                out(args, f"  {line}")
+    return EXIT_OK
+
+
+def cmd_workspace_ticket(args: argparse.Namespace) -> int:
+    """Package an SB in ticket mode and gather JIRA/."""
+    from ..analyst.ticket import ticket
+
+    report = ticket(Path(args.sb_dir), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        say(args, f"attach to the QA2 ticket (in {report.folder}):")
+        for path in report.files:
+            out(args, f"  {path.name}")
+    return EXIT_OK
+
+
+def cmd_workspace_publish(args: argparse.Namespace) -> int:
+    """Link a delivery into the publishing folder and say what to tell the data reduction manager."""
+    from ..analyst.publish import publish
+
+    report = publish(Path(args.delivery), Path(args.to) if args.to else None, wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        how = f"{len(report.files) - len(report.copied)} linked, {len(report.copied)} copied"
+        say(args, f"published {len(report.files)} files into {report.folder} ({how})")
+        out(args, report.message())
     return EXIT_OK
 
 
@@ -277,4 +334,59 @@ def cmd_workspace_fluxequal(args: argparse.Namespace) -> int:
         emit_json(command_of(args), report.to_json())
     else:
         print_links(args, report)
+    return EXIT_OK
+
+
+# -- many runs at once ----------------------------------------------------------------------
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run a JOBS file's lines on Dask."""
+    import signal
+
+    from ..batch.display import make_display
+    from ..batch.engine import Where, run_batch
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be 1 or more")
+    where = Where(args.scheduler, args.cluster, args.workers, load_config(args.config).batch)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped by a scheduler: as by Ctrl-C
+    report = run_batch(args.jobs, where, args.retry_failed, make_display(args.json, args.quiet), wait=args.wait)
+    if args.json:
+        emit_json(command_of(args), report.to_json())
+    else:
+        for failed in report.failed:
+            out(args, f"line {failed.line} failed (exit {failed.exit_code}): {failed.command}: {failed.summary}")
+        (say if report.ok else out)(args, report.summary())
+    if report.interrupted:
+        sys.stderr.write("qa2pack: batch stopped; run the same command again to go on where it stopped\n")
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
+
+
+def cmd_batch_jobs(args: argparse.Namespace) -> int:
+    """Write the command lines of a common archive chore."""
+    from ..batch.writers import jobs_text, restore_lines, tarsplit_lines, verify_lines
+
+    if args.action == "verify":
+        lines = verify_lines(args.folder)
+    elif args.action == "tarsplit":
+        lines = tarsplit_lines(args.folder, [word for word in args.options if word != "--"])
+    else:
+        lines = restore_lines(args.mous_list, args.products, args.into, args.raw)
+    if not lines:
+        where = f"{args.mous_list} names no MOUS" if args.action == "restore-prep" else (
+            f"no {'delivery' if args.action == 'verify' else 'package'} below {args.folder}")
+        raise InputError(f"nothing to do: {where}")
+    text = jobs_text(lines, f"qa2pack batch-jobs {args.action}: {counted(len(lines), 'line')}")
+    if args.output is not None:
+        from ..formats.atomic import write_new_text
+
+        write_new_text(args.output, text)
+    if args.json:
+        emit_json(command_of(args), {"lines": lines, "output": str(args.output) if args.output else None})
+    elif args.output is None:
+        sys.stdout.write(text)
+    else:
+        say(args, f"wrote {counted(len(lines), 'line')} into {args.output}; run them with: qa2pack batch {args.output}")
     return EXIT_OK

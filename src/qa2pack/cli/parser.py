@@ -37,7 +37,8 @@ EXAMPLES = {
   qa2pack config --config rules.toml --json""",
     "demo": """\
   qa2pack demo                              # builds ./qa2pack-demo and packages it (fake mode)
-  qa2pack demo /tmp/demo --mode hard""",
+  qa2pack demo /tmp/demo --mode hard
+  qa2pack demo /tmp/pipeline-demo --pipeline           # stage and package a pipeline run""",
     "tarsplit": """\
   qa2pack tarsplit 2019.1.01234.S                       # uids from the folders or the staged PPR
   qa2pack tarsplit 2011.0.00229.S --mous-uid uid://A001/X1284/X1ef2 --max-size 20GB
@@ -52,14 +53,35 @@ EXAMPLES = {
     "restore-prep": """\
   qa2pack restore-prep 2019.1.01234.S_uid___A001_X1_X2_001_of_001.tar *.asdm.sdm.tar --into restore/
   qa2pack restore-prep delivered/ --into restore/ --spacesaving 2 --write-ppr""",
+    "batch": """\
+  qa2pack batch-jobs verify /archive/deliveries -o fixity.jobs && qa2pack batch fixity.jobs
+  qa2pack batch fixity.jobs --scheduler tcp://scheduler.example.org:8786
+  qa2pack batch fixity.jobs --cluster slurm --config site.toml --retry-failed""",
+    "batch-jobs verify": """\
+  qa2pack batch-jobs verify /archive/deliveries -o fixity.jobs""",
+    "batch-jobs tarsplit": """\
+  qa2pack batch-jobs tarsplit /qa2/packages -o split.jobs -- --max-size 20GB""",
+    "batch-jobs restore-prep": """\
+  qa2pack batch-jobs restore-prep mous.txt --products /archive/deliveries --raw /archive/raw --into /restore""",
+    "workspace download": """\
+  qa2pack workspace download https://almascience.eso.org/arcdistribution/qa2-for-nodes/2a59... B6_IRAS12345""",
     "workspace start": """\
-  qa2pack workspace start 2011.0.00229.S/IRC10216_setup3 --asdm-dir /data/asdms
-  qa2pack workspace start SB_folder --move""",
+  qa2pack workspace start                   # in the project folder: lists its SBs, or starts the only one
+  qa2pack workspace start 2013.1.12345.S/B6_IRAS12345 --asdm-dir /archive/B6_IRAS12345
+  qa2pack workspace start B6_IRAS12345 --pi-script ~/qa2/scriptForPI.py""",
+    "workspace fluxscale": """\
+  qa2pack workspace fluxscale B6_IRAS12345  # every EB's calibrator flux densities, for the checklists
+  qa2pack workspace fluxscale .             # in one EB folder""",
     "workspace clear": """\
   qa2pack workspace clear SB_folder/X8c     # lists what goes, then asks
   qa2pack workspace clear SB_folder/X8c --yes""",
     "workspace fluxequal-start": """\
   qa2pack workspace fluxequal-start SB_folder""",
+    "workspace ticket": """\
+  qa2pack workspace ticket B6_IRAS12345     # packaging/ticket/<project>, and JIRA/ with what to attach""",
+    "workspace publish": """\
+  qa2pack workspace publish /delivery/2013.1.12345.S_X66d   # into publish_dir of the configuration
+  qa2pack workspace publish /delivery/2013.1.12345.S_X66d --to ~/public_html/earlyscience""",
 }
 
 
@@ -122,6 +144,60 @@ def _add_uids(parser: argparse.ArgumentParser) -> None:
     uids.add_argument("--ppr", type=Path, metavar="F", help="take the three OUS uids from this PPR")
 
 
+def _add_batch(commands_: argparse._SubParsersAction[_Parser]) -> None:
+    sub = _add(commands_, "batch", "run many qa2pack command lines on Dask, with a ledger to resume from",
+               "Run every line of JOBS (one qa2pack command line a line, '#' comments; relative paths are relative "
+               "to JOBS's folder) as one Dask task: on a local cluster of one process per core by default, on a "
+               "running scheduler, or on Slurm or HTCondor jobs. Each finished line goes into JOBS.ledger.jsonl at "
+               "once; a rerun skips the lines done. Exit 0 only when every line succeeded. Needs the [batch] extra.")
+    sub.add_argument("jobs", type=Path, metavar="JOBS", help="the file of command lines")
+    where = sub.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:8786)")
+    where.add_argument("--cluster", choices=("slurm", "htcondor"),
+                       help="start workers as batch jobs (settings from the [batch] table of --config)")
+    sub.add_argument("--workers", type=int, metavar="N",
+                     help="local worker processes (default: one per core), or batch jobs with --cluster")
+    sub.add_argument("--retry-failed", action="store_true", help="run again the lines whose last run failed")
+    sub.add_argument("--config", type=Path, metavar="FILE", help="TOML file with a [batch] table")
+    _add_output(sub)
+    _add_wait(sub)
+    sub.set_defaults(run=commands.cmd_batch)
+
+    sub = commands_.add_parser("batch-jobs", help="write a JOBS file for qa2pack batch",
+                               description="Write the command lines of a common archive chore, for qa2pack batch.",
+                               epilog="examples:\n" + EXAMPLES["batch-jobs verify"] + "\n"
+                                      + EXAMPLES["batch-jobs tarsplit"],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = sub.add_subparsers(dest="action", metavar="KIND", parser_class=_Parser)
+    kinds.required = True
+    kind = _add(kinds, "verify", "verify every delivery below a folder (fixity)",
+                "One 'verify' line per folder made by deliver, and per set of loose delivery tars, below FOLDER.",
+                "batch-jobs verify")
+    kind.add_argument("folder", type=Path, help="where the deliveries are")
+    _add_jobs_output(kind)
+    kind = _add(kinds, "tarsplit", "split every package below a folder",
+                "One 'tarsplit' line per package below FOLDER (a folder named by a project code); words after '--' "
+                "are added to every line.", "batch-jobs tarsplit")
+    kind.add_argument("folder", type=Path, help="where the packages are")
+    kind.add_argument("options", nargs=argparse.REMAINDER, help="tarsplit options for every line, after --")
+    _add_jobs_output(kind)
+    kind = _add(kinds, "restore-prep", "prepare the restore of each MOUS in a list",
+                "One 'restore-prep' line per MOUS uid in MOUS_LIST (one a line), from its delivery tars below "
+                "--products (and its project's raw ASDM tars below --raw), into INTO/<MOUS uid>.",
+                "batch-jobs restore-prep")
+    kind.add_argument("mous_list", type=Path, metavar="MOUS_LIST", help="a file of MOUS uids, one a line")
+    kind.add_argument("--products", type=Path, required=True, metavar="DIR", help="where the delivery tars are")
+    kind.add_argument("--raw", type=Path, metavar="DIR", help="where the raw ASDM tars are")
+    kind.add_argument("--into", type=Path, required=True, metavar="DIR", help="one restore folder per MOUS in here")
+    _add_jobs_output(kind)
+    sub.set_defaults(run=commands.cmd_batch_jobs)
+
+
+def _add_jobs_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, metavar="JOBS", help="write here (a new file) instead of stdout")
+    _add_output(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command."""
     parser = _Parser(
@@ -182,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                "FITS image) in DIR and package it (fake mode by default).")
     sub.add_argument("dir", nargs="?", default="qa2pack-demo", help="where to build it (default ./qa2pack-demo)")
     sub.add_argument("--mode", default="fake", help="packaging mode for the demo (default fake)")
+    sub.add_argument("--pipeline", action="store_true",
+                     help="a pipeline run instead (current product names, a multi-EB session): staged, then packaged")
     _add_output(sub)
     sub.set_defaults(run=commands.cmd_demo)
 
@@ -239,27 +317,50 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_restore_prep)
 
+    _add_batch(commands_)
+
     sub = commands_.add_parser("workspace", help="QA2 workspace helpers: start an SB, clear an EB, flux equalisation",
                                description="Helpers around the packager for the analyst's QA2 working tree.",
-                               epilog="examples:\n" + "\n".join(EXAMPLES[k] for k in EXAMPLES if k.startswith("work")),
+                               epilog="examples:\n  qa2pack workspace start\n  qa2pack workspace clear SB/X66d\n"
+                                      "  qa2pack workspace ticket SB",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = sub.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
+    act = _add(actions, "download", "download an SB's ASDMs and md5sums.txt from the archive's page, checked",
+               "Fetch the ASDM tars and md5sums.txt the page at URL links to into SB_DIR (default: the current "
+               "folder), resuming dropped transfers; compare every md5 and unpack the good tars.",
+               "workspace download")
+    act.add_argument("url", help="the address of the page where the raw data are offered")
+    act.add_argument("sb_dir", nargs="?", default=".", help="where the files go (default: the current folder)")
+    _add_output(act)
+    _add_wait(act)
+    act.set_defaults(run=commands.cmd_workspace_download)
     act = _add(actions, "start", "create an SB's working tree from its ASDMs",
                "Create SB_DIR/<SB>/ with one EB folder per ASDM (named like X66d, holding a link to the ASDM, or the "
-               "ASDM with --move), calibrated/, the SB and EB checklist templates, README.header.txt and "
-               "packaging/{ticket,hard}/run_packaging.py. Existing files are never overwritten.", "workspace start")
-    act.add_argument("sb_dir", help="the SB folder (its name is the SB name)")
+               "ASDM with --move), calibrated/, the SB and EB checklist templates, README.header.txt, "
+               "scriptForPI.py (from --pi-script or the configuration) and packaging/{ticket,hard}/"
+               "run_packaging.py. Existing files are never overwritten. Without SB_DIR: the SB folders of the "
+               "current folder are listed, or the only one is started.", "workspace start")
+    act.add_argument("sb_dir", nargs="?", help="the SB folder (its name is the SB name); default: look here")
     act.add_argument("--asdm-dir", metavar="D", help="where the ASDMs are (default: SB_DIR)")
     act.add_argument("--project", metavar="CODE", help="project code (default: the parent folder name, if it is one)")
     act.add_argument("--move", action="store_true", help="move the ASDMs into the EB folders instead of linking")
+    act.add_argument("--pi-script", type=Path, metavar="F",
+                     help="the scriptForPI.py to put beside README.header.txt (default: [workspace] pi_script)")
     _add_output(act)
     _add_wait(act)
     act.set_defaults(run=commands.cmd_workspace_start)
-    act = _add(actions, "clear", "remove everything in an EB folder but its ASDM and calibration script",
-               "List what goes, ask, then remove everything in EB_DIR except the ASDM (or the link to it) and "
-               "*.scriptForCalibration.py. Refuses a folder without an ASDM.", "workspace clear")
-    act.add_argument("eb_dir", help="the EB folder")
+    act = _add(actions, "fluxscale", "print the calibrators' flux densities from every EB's *.fluxscale",
+               "Print the 'Flux density for ...' and 'Fitted spectrum for ...' lines of every *.fluxscale file CASA "
+               "wrote in SB_DIR and its EB folders (what the EB checklist asks for).", "workspace fluxscale")
+    act.add_argument("sb_dir", nargs="?", default=".", help="the SB folder or one EB folder (default: here)")
+    _add_output(act)
+    act.set_defaults(run=commands.cmd_workspace_fluxscale)
+    act = _add(actions, "clear", "clear an EB folder (or calibrated/) back to what it started from",
+               "List what goes, ask, then remove everything in an EB folder except the ASDM (or the link to it) and "
+               "*.scriptForCalibration.py; in the SB's calibrated/ folder everything except *fluxscale, *split.cal, "
+               "scriptForFluxCalibration.py and scriptForImaging.py. Refuses any other folder.", "workspace clear")
+    act.add_argument("eb_dir", metavar="FOLDER", help="the EB folder, or the SB's calibrated/ folder")
     act.add_argument("--yes", action="store_true", help="do not ask")
     _add_output(act)
     _add_wait(act)
@@ -271,4 +372,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(act)
     _add_wait(act)
     act.set_defaults(run=commands.cmd_workspace_fluxequal)
+    act = _add(actions, "ticket", "package an SB in ticket mode and gather JIRA/: the zip and the checklists",
+               "Package SB_DIR's reduction in ticket mode into SB_DIR/packaging/ticket/<project> (as its "
+               "run_packaging.py does) and gather in packaging/ticket/JIRA/ everything to attach to the QA2 ticket: "
+               "<project>.<SB>.ticket.zip and the SB's checklists.", "workspace ticket")
+    act.add_argument("sb_dir", nargs="?", default=".", help="the started SB folder (default: here)")
+    _add_output(act)
+    _add_wait(act)
+    act.set_defaults(run=commands.cmd_workspace_ticket)
+    act = _add(actions, "publish", "make a delivery available to the data reduction manager",
+               "Link (or copy, across file systems) a delivery's tars, md5 files and ticket into DIR/<delivery>/ "
+               "(DIR from --to or publish_dir of the configuration), whole or not at all, and print what to tell "
+               "the data reduction manager.", "workspace publish")
+    act.add_argument("delivery", help="a folder made by 'qa2pack deliver'")
+    act.add_argument("--to", metavar="DIR", help="the publishing folder (default: [workspace] publish_dir)")
+    _add_output(act)
+    _add_wait(act)
+    act.set_defaults(run=commands.cmd_workspace_publish)
     return parser

@@ -83,8 +83,28 @@ def print_restore(args: argparse.Namespace, report: Any) -> None:
             say(args, f"  {command}")
 
 
+def print_download(args: argparse.Namespace, report: Any) -> None:
+    """Print what ``workspace download`` fetched and checked, and every file that failed."""
+    for name in report.fetched:
+        resumed = report.resumed.get(name)
+        say(args, f"fetched  {name}" + (f" (resumed {resumed} time(s) after the transfer dropped)" if resumed else ""))
+    for name in report.kept:
+        say(args, f"kept     {name} (there already)")
+    for name in report.checked:
+        say(args, f"md5 ok   {name}")
+    for name in report.unpacked:
+        say(args, f"unpacked {name}")
+    for name, why in report.failed.items():
+        out(args, f"FAILED   {name}: {why}")
+
+
 def print_start(args: argparse.Namespace, report: Any) -> None:
-    """Print what ``workspace start`` created and left alone."""
+    """Print what ``workspace start`` created and left alone (or the SBs to choose from)."""
+    if report.choices:
+        out(args, "several SB folders here; give one of them:")
+        for path in report.choices:
+            out(args, f"  qa2pack workspace start {path.name}")
+        return
     for path in report.created:
         say(args, f"created  {path}")
     for path in report.kept:

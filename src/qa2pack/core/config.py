@@ -6,14 +6,39 @@ them in a TOML file without touching code.  ``qa2pack config`` prints the effect
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
 FOLDER_KEYS = ("product", "calibration", "qa", "script", "log", "raw", "calibrated")
+TABLES = ("folders", "workspace", "batch")  # the TOML tables; every other key is a top-level pattern list
+CONFIG_ENV = "QA2PACK_CONFIG"  # the configuration file used when no --config is given
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """The ``[workspace]`` table: a site's settings for the analyst's workspace commands."""
+
+    pi_script: str = ""  # the scriptForPI.py that 'workspace start' puts beside README.header.txt
+    publish_dir: str = ""  # where 'workspace publish' makes a delivery available (a web-served folder)
+    publish_url: str = ""  # the address of publish_dir, for the message to the data reduction manager
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The ``[batch]`` table: the jobs ``batch --cluster slurm|htcondor`` asks the site's scheduler for."""
+
+    workers: int = 2  # batch jobs to start (each runs ``cores`` worker processes, one task at a time each)
+    cores: int = 1
+    memory: str = "4GB"  # per batch job
+    walltime: str = "04:00:00"  # Slurm's time limit per batch job
+    queue: str = ""  # Slurm partition
+    account: str = ""  # Slurm account
+    disk: str = "10GB"  # HTCondor's disk request per batch job
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,8 @@ class Config:
     required_qa2: tuple[str, ...] = ("textfile.txt", "qa2_part1.png")
     # manimgonly mode packages files whose name contains this text, and the scripts.
     manual_marker: str = "manual"
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    batch: BatchSettings = BatchSettings()
 
     def folder(self, key: str) -> str:
         """Return the package folder name for ``key`` (``"calibration"`` -> its configured name)."""
@@ -83,12 +110,14 @@ class Config:
             if not isinstance(value, str) or not value or "/" in value:
                 raise ConfigError(f"{source}: folders.{key} must be a plain folder name")
             values[key] = value
+        values["workspace"] = _settings_table(data, WorkspaceSettings, "workspace", source)
+        values["batch"] = _settings_table(data, BatchSettings, "batch", source)
         for key, value in data.items():
-            if key == "folders":
+            if key in TABLES:
                 continue
             if key not in known or key in FOLDER_KEYS:
-                valid = ", ".join(sorted(k for k in known if k not in FOLDER_KEYS))
-                raise ConfigError(f"{source}: unknown key {key!r}; known keys: [folders], {valid}")
+                valid = ", ".join(sorted(k for k in known if k not in FOLDER_KEYS + TABLES))
+                raise ConfigError(f"{source}: unknown key {key!r}; known keys: [folders], [workspace], [batch], {valid}")
             if key == "manual_marker":
                 if not isinstance(value, str):
                     raise ConfigError(f"{source}: {key} must be a string")
@@ -102,15 +131,17 @@ class Config:
     def to_json(self) -> dict[str, Any]:
         """Return the configuration as plain JSON (``config --json``): the keys of the TOML form."""
         data: dict[str, Any] = {f.name: list(getattr(self, f.name)) if isinstance(getattr(self, f.name), tuple)
-                                else getattr(self, f.name) for f in fields(self) if f.name not in FOLDER_KEYS}
+                                else getattr(self, f.name) for f in fields(self) if f.name not in FOLDER_KEYS + TABLES}
         data["folders"] = {key: self.folder(key) for key in FOLDER_KEYS}
+        data["workspace"] = _settings_json(self.workspace)
+        data["batch"] = _settings_json(self.batch)
         return data
 
     def to_toml(self) -> str:
         """Render the configuration as TOML that :func:`load_config` reads back unchanged."""
         lines = ["# qa2pack configuration (defaults shown; override any key in your own file)", ""]
         for f in fields(self):
-            if f.name in FOLDER_KEYS:
+            if f.name in FOLDER_KEYS + TABLES:
                 continue
             value = getattr(self, f.name)
             if isinstance(value, str):
@@ -119,7 +150,36 @@ class Config:
                 lines.append(f"{f.name} = [{', '.join(_toml_str(v) for v in value)}]")
         lines += ["", "[folders]"]
         lines += [f"{key} = {_toml_str(self.folder(key))}" for key in FOLDER_KEYS]
+        for table in ("workspace", "batch"):
+            lines += ["", f"[{table}]"]
+            lines += [f"{name} = {_toml_value(value)}" for name, value in _settings_json(getattr(self, table)).items()]
         return "\n".join(lines) + "\n"
+
+
+Settings = TypeVar("Settings", WorkspaceSettings, BatchSettings)
+
+
+def _settings_table(data: dict[str, Any], kind: type[Settings], table: str, source: str) -> Settings:
+    """Read one settings table; each key must be known and of its default's type."""
+    given = data.get(table, {})
+    if not isinstance(given, dict):
+        raise ConfigError(f"{source}: [{table}] must be a table")
+    defaults = _settings_json(kind())
+    for key, value in given.items():
+        if key not in defaults:
+            raise ConfigError(f"{source}: unknown key {table}.{key}; known: {', '.join(sorted(defaults))}")
+        wanted = type(defaults[key])
+        if type(value) is not wanted:  # bool is an int to isinstance: compare the types themselves
+            raise ConfigError(f"{source}: {table}.{key} must be {'a string' if wanted is str else 'a whole number'}")
+    return kind(**given)
+
+
+def _settings_json(settings: WorkspaceSettings | BatchSettings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+def _toml_value(value: str | int) -> str:
+    return _toml_str(value) if isinstance(value, str) else str(value)
 
 
 def _toml_str(text: str) -> str:
@@ -131,9 +191,15 @@ DEFAULT_CONFIG = Config()
 
 
 def load_config(path: Path | None) -> Config:
-    """Return the defaults overridden by the TOML file at ``path`` (None: the defaults)."""
+    """Return the defaults overridden by the TOML file at ``path``.
+
+    Without a path, the file named by the ``QA2PACK_CONFIG`` environment variable is read, if it
+    is set (a site's or an analyst's settings); otherwise the defaults hold.
+    """
     if path is None:
-        return DEFAULT_CONFIG
+        if not os.environ.get(CONFIG_ENV):
+            return DEFAULT_CONFIG
+        path = Path(os.environ[CONFIG_ENV])
     if sys.version_info >= (3, 11):  # imported here: most runs have no configuration file
         import tomllib
     else:

@@ -132,6 +132,8 @@ class LinkNote(NamedTuple):
     rel: str
     target: str
     reason: str
+    asdm: bool = False  # a link to an ASDM: it marks its folder as an EB folder
+    outside: bool = False  # a link to something outside origpath
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -166,6 +168,7 @@ class Folder:
     units: tuple[Unit, ...] = ()
     files: tuple[FileEntry, ...] = ()
     real_rel: str | None = None  # origpath-relative real path when reached through a link
+    asdm_links: tuple[str, ...] = ()  # links to ASDMs, not followed (as qa2pack workspace start makes them)
 
     def walk(self) -> list[Folder]:
         """Return this folder and every folder below it, parents first, in scan order."""
@@ -300,6 +303,9 @@ class FindingCode(Code):
     DEFAULT_README = "default-readme"
     ARCHIVE_UNREADABLE_NAME = "archive-unreadable-name"
     NO_PI_SCRIPT = "no-pi-script"
+    PACKPATH_NOT_PROJECT_CODE = "packpath-not-project-code"
+    UNREADABLE_FITS = "unreadable-fits"
+    MOVED_AWAY = "moved-away"
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -336,6 +342,7 @@ class PackageState:
     member_sizes: tuple[tuple[str, int], ...] = ()  # packpath-relative member folder -> bytes
     listing: tuple[tuple[str, bool, int], ...] = ()  # append product: (path, is_dir, size) below packpath
     readmes: tuple[tuple[str, str], ...] = ()  # append product: member folder -> README text
+    member_ebs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # appends: member folder -> the EB uids it holds
 
     def members_of(self, group: str) -> tuple[str, ...]:
         """Return the member folders of one group (empty if the group does not exist)."""

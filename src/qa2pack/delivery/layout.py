@@ -28,6 +28,8 @@ SG_PREFIX = "science_goal."
 GROUP_PREFIX = "group."
 MEMBER_PREFIX = "member."
 
+MARKER = ".qa2pack-incomplete"  # in a package while a run writes it: the package is not complete
+PLACEHOLDER_PACKNAME = "PACKPATH"  # the package's name in a plan made without a packpath (inspect)
 README_NAME = "README"
 # The archive regenerates READMEs with ``tree -L 5`` from the project folder: science goal,
 # group, member, the member's folders and their entries.  A README lists that deep and no deeper.
@@ -167,6 +169,20 @@ def uids_of_member_path(parts: Sequence[str]) -> tuple[str | None, str | None, s
     uids: list[str | None] = [None] * (len(LEVELS) - len(named))
     uids += [level.uid_of(name) for level, name in zip(levels, named)]
     return uids[0], uids[1], uids[2]
+
+
+def real_uid_member_path(rel: str) -> PurePosixPath | None:
+    """Return ``science_goal.uid___.../group.uid___.../member.uid___...`` when a path ends in those three folders."""
+    parts = rel.split("/")[-3:]
+    if len(parts) == 3 and all(level.has_uid(name) for level, name in zip(LEVELS, parts)):
+        return PurePosixPath(*parts)
+    return None
+
+
+def inside_member(rel: str) -> str | None:
+    """Return the member-relative part of a package-relative path below a member folder (None elsewhere)."""
+    parts = rel.split("/", 3)
+    return parts[3] if len(parts) == 4 and level_of(parts[:3]) == 2 else None
 
 
 def member_of(rel: str) -> str | None:

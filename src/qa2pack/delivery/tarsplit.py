@@ -23,11 +23,11 @@ from ..core.errors import ExecutionError, InputError, UsageError, note_writing
 from ..core.naming import matches
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest
-from ..run.journal import MARKER
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress
 from .layout import (
     AUXILIARY_PATTERNS,
+    MARKER,
     README_NAME,
     archive_recognises,
     auxiliary_name,

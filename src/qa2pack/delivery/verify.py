@@ -30,13 +30,13 @@ from ..core.naming import (
 )
 from ..formats.manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from ..planning.readme import parse_tree
-from ..run.journal import MARKER
 from ..run.lock import RunLock, Want
-from ..run.progress import Progress, SilentProgress
+from ..run.progress import Progress, SilentProgress, counted
 from .ingest import archive_readme_member, has_tree_lines, missing_names, tar_name_problem, unreadable_name
 from .layout import (
     AUXILIARY_RE,
     LEVELS,
+    MARKER,
     MD5SUMS,
     PART_RE,
     Position,
@@ -108,7 +108,8 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
     tars: int = 0
-    checksums: int = 0
+    checksums: int = 0  # of the files inside
+    tar_checksums: int = 0  # of the tars, against their sidecars
     notes: list[str] = field(default_factory=list)
     absent_members: set[str] = field(default_factory=set)  # members of the manifest no tar holds
     tar_md5: dict[str, str] = field(default_factory=dict)  # tar name -> md5 computed while reading it
@@ -146,9 +147,12 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One sentence for the terminal."""
-        checked = f"{self.files} files" + (f" in {self.tars} tars" if self.tars else "")
+        checked = counted(self.files, "file") + (f" in {counted(self.tars, 'tar')}" if self.tars else "")
         if self.ok:
-            return f"OK: {self.source}: {checked}, {self.checksums} checksums compared, every check passed"
+            compared = counted(self.checksums, "file checksum")
+            if self.tar_checksums:
+                compared += f" and {counted(self.tar_checksums, 'tar checksum')}"
+            return f"OK: {self.source}: {checked}, {compared} compared, every check passed"
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts().items()))
         return f"FAILED: {self.source}: {checked}: {kinds}"
 
@@ -157,9 +161,11 @@ class VerifyReport:
         return {
             "source": self.source,
             "ok": self.ok,
+            "summary": self.summary(),
             "files": self.files,
             "tars": self.tars,
             "checksums": self.checksums,
+            "tar_checksums": self.tar_checksums,
             "counts": self.counts(),
             "problems": [{"kind": p.kind.value, "path": p.path, "message": p.message} for p in self.problems],
             "grouped": [{"kind": kind, "path": path, "message": message} for kind, path, message in self.grouped()],
@@ -449,6 +455,8 @@ def _verify_package(packpath: Path, manifest: Path | None, config: Config, check
     report = VerifyReport(str(packpath))
     view = view_from_folder(packpath)
     loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
+    if not view.files and loaded is None:
+        raise InputError(f"{packpath} holds no files and has no manifest: not a package, nothing to verify")
     if loaded is not None and checksums and sizes:
         wanted = [(rel, str(packpath / rel)) for rel, (_, md5) in loaded.entries.items() if md5 and rel in view.files]
         progress = progress or SilentProgress()
@@ -549,7 +557,7 @@ def _check_sidecar(tar: Path, md5: str, report: VerifyReport) -> None:
     elif recorded != md5:
         report.problems.append(Problem(ProblemKind.CORRUPTED, tar.name, f"md5 {md5}, the sidecar says {recorded}"))
     else:
-        report.checksums += 1
+        report.tar_checksums += 1
 
 
 def is_delivery(folder: Path) -> bool:

@@ -1,10 +1,12 @@
-"""Write a small file so that a reader sees the old content or the new, never half of it."""
+"""Small text files: written so that a reader sees the old content or the new, read with one-line errors."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+
+from ..core.errors import InputError
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -15,6 +17,30 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     else:
         tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def read_user_text(path: Path, what: str, errors: str = "replace") -> str:
+    """Read a text file the user named; every way it can fail is one line naming ``what`` it is."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors=errors)
+    except FileNotFoundError:
+        raise InputError(f"{what} does not exist: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} is a folder, not a file: {path}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not text: {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def write_new_text(path: Path, text: str) -> None:
+    """Write a file that must not exist yet: never overwrite what the user did not ask to."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise InputError(f"{path} exists already; choose another name or remove it first") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def escape_field(text: str) -> str:

@@ -36,22 +36,50 @@ class _NotHandled(Exception):
     """Raised for what needs astropy: a compressed image, or a header this reader cannot follow."""
 
 
+class FitsProblem(Exception):
+    """A FITS product that gives no summary; the message says why, in words for the analyst."""
+
+
 def summarize_fits(path: Path) -> ImageSummary | None:
-    """Return the summary of one FITS image, or None (with a log line) if it cannot be read."""
+    """Return the summary of one FITS image, or None (with a log line) if it has none."""
+    try:
+        return read_summary(path)
+    except FitsProblem as exc:
+        log.warning("FITS image %s: %s", path, exc)
+        return None
+
+
+def read_summary(path: Path) -> ImageSummary | None:
+    """Return the summary of the first image in a FITS file (None: the file holds no image).
+
+    Raises :class:`FitsProblem` for a file that is empty, not FITS, truncated or unreadable.
+    """
     try:
         with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                raise FitsProblem("an empty file (0 bytes), not an image")
+            if os.pread(handle.fileno(), 9, 0) != b"SIMPLE  =":
+                raise FitsProblem("not a FITS file (it does not begin with the SIMPLE card)")
             found = _first_image(handle.fileno())
             if found is None:
                 return None
             header, offset = found
             shape = _shape(header)
+            if offset + _data_bytes(header) > size:
+                raise FitsProblem(f"truncated: its header announces {_data_bytes(header)} bytes of data, the file "
+                                  f"holds {max(0, size - offset)}")
             rms = _robust_rms(_sample(handle.fileno(), header, offset, math.prod(shape)))
         return _summary(path.name, header, shape, rms)
-    except (_NotHandled, ValueError, TypeError):  # odd values in the cards as well: astropy decides
-        return _summarize_with_astropy(path)
+    except (_NotHandled, ValueError, TypeError) as exc:  # compressed images, odd values in the cards: astropy decides
+        try:
+            return _summarize_with_astropy(path)
+        except FitsProblem:
+            if isinstance(exc, _NotHandled) and str(exc) != "compressed image":
+                raise FitsProblem(f"a damaged FITS file: {exc}") from None  # what our reader found, in our words
+            raise
     except OSError as exc:
-        log.warning("cannot read FITS image %s: %s", path, exc)
-        return None
+        raise FitsProblem(f"cannot be read ({exc.strerror})") from None
 
 
 # -- header -------------------------------------------------------------------------------------
@@ -223,7 +251,7 @@ def _beam(header: Mapping[str, Any]) -> tuple[float, float, float] | None:
 
 
 def _summarize_with_astropy(path: Path) -> ImageSummary | None:
-    """Summarise with astropy what :func:`summarize_fits` does not read itself (compressed images, odd headers).
+    """Summarise with astropy what :func:`read_summary` does not read itself (compressed images, odd headers).
 
     The sample is the same pixels, scaled the same way, so a README says the same whichever reader ran.
     """
@@ -241,9 +269,8 @@ def _summarize_with_astropy(path: Path) -> ImageSummary | None:
                 pixels = hdu.data.reshape(-1)
                 raw = [v for first, count in _runs(pixels.size) for v in pixels[first:first + count].tolist()]
                 rms = _robust_rms(_pixel_values(raw, header, floating=int(header.get("BITPIX", 0)) < 0))
-        for warning in caught:  # e.g. a truncated file: said once in the log, not as a Python warning
-            log.warning("FITS image %s: %s", path, warning.message)
     except (_NotHandled, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("cannot read FITS image %s: %s", path, exc)
-        return None
+        raise FitsProblem(f"astropy cannot read it either ({str(exc).split('. ')[0].rstrip('.')})") from None
+    if caught:  # e.g. a truncated file: said in our words, once, not as a Python warning
+        raise FitsProblem(f"astropy reads it with a warning ({str(caught[0].message).split('. ')[0].rstrip('.')})")
     return _summary(path.name, header, shape, rms)

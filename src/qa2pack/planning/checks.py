@@ -16,13 +16,16 @@ from ..core.model import (
     Finding,
     FindingCode,
     Kind,
+    Mode,
     flatten,
 )
 from ..core.naming import leading_uid, matches
 from ..core.options import PackageOptions
 from ..delivery.ingest import unreadable_name
 from ..delivery.layout import (
+    PLACEHOLDER_PACKNAME,
     in_readme,
+    is_project_code,
     package_folder,
 )
 from ..scan.members import MemberSource
@@ -58,21 +61,35 @@ def structure_checks(member: MemberSource, actions: list[Action], options: Packa
             scripts.add(uid)
         elif folder == cfg.log and uid:
             logs.add(uid)
+    manual = options.mode is Mode.MANIMGONLY  # packages only manual products and scripts: the rest is not missing
     for uid in member.eb_uids:
-        for required in cfg.required_caltables:
+        for required in () if manual else cfg.required_caltables:
             if not any(name.startswith(uid) and fnmatch.fnmatchcase(name[len(uid):], required)
                        for name in caltables[uid]):  # uids hold no glob characters
-                findings.append(Finding(FindingCode.MISSING_CALTABLE, f"EB {uid}: no calibration table {uid}{required}", (uid,)))
-        for required in cfg.required_qa2:
+                findings.append(Finding(FindingCode.MISSING_CALTABLE, f"EB {uid}: no calibration table {uid}{required}",
+                                        (uid,)))
+        for required in () if manual else cfg.required_qa2:
             if not any(name.endswith(required) for name in qa_names[uid]):
                 findings.append(Finding(FindingCode.MISSING_QA2, f"EB {uid}: no QA2 file *{required}", (uid,)))
         if uid not in scripts:
             findings.append(Finding(FindingCode.EB_WITHOUT_SCRIPT, f"EB {uid}: no script found for it", (uid,)))
-        if uid not in logs:
+        if uid not in logs and not manual:
             findings.append(Finding(FindingCode.EB_WITHOUT_LOG, f"EB {uid}: no log found for it", (uid,)))
     if not any(package_folder(a.target) == cfg.product for a in flat):
-        findings.append(Finding(FindingCode.NO_PRODUCT, f"member from {member.name}: no product (FITS image or mask) found"))
+        what = f"manual product (a FITS image or mask named *{cfg.manual_marker}*)" if manual else \
+            "product (FITS image or mask)"
+        findings.append(Finding(FindingCode.NO_PRODUCT, f"member from {member.name}: no {what} found"))
     return findings
+
+
+def packpath_name_check(packname: str) -> list[Finding]:
+    """Warn when the package folder is not named by a project code: its tars would be named after it."""
+    if packname == PLACEHOLDER_PACKNAME or is_project_code(packname):
+        return []
+    return [Finding(FindingCode.PACKPATH_NOT_PROJECT_CODE,
+                    f"the package folder {packname} is not named by a project code (e.g. 2019.1.01234.S): the "
+                    "archive reads the project from the tar names, which come from it; rename it before "
+                    "delivery (tarsplit and deliver refuse it unless told --any-project-name)")]
 
 
 def ephemeris_checks(draft: Draft, facts: ContentFacts) -> list[Finding]:

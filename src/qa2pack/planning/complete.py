@@ -22,7 +22,7 @@ from ..delivery.layout import (
     README_NAME,
     package_folder,
 )
-from .checks import ephemeris_checks, unreadable_names
+from .checks import ephemeris_checks, packpath_name_check, unreadable_names
 from .draft import ContentFacts, Draft, DraftMember
 from .readme import DEFAULT_HEADER, readme_tree, render_readme, render_summary, split_header
 
@@ -83,14 +83,17 @@ def complete_plan(draft: Draft, facts: ContentFacts | None = None) -> Plan:
     config = draft.options.config
     findings = list(draft.findings)
     facts = facts or ContentFacts()
-    findings += ephemeris_checks(draft, facts)
+    findings += ephemeris_checks(draft, facts) + packpath_name_check(draft.packname)
     members = []
     ticket: list[PurePosixPath] = []
     for member in draft.members:
         header, header_findings = _header_for(member, draft)
         findings += header_findings
-        images = [facts.images[a.source] for a in flatten(member.actions)
-                  if a.source in facts.images and package_folder(a.target) == config.product]
+        products = [a for a in flatten(member.actions) if package_folder(a.target) == config.product]
+        images = [facts.images[a.source] for a in products if a.source in facts.images]
+        findings += [Finding(FindingCode.UNREADABLE_FITS, f"{a.target}: {facts.fits_problems[a.source]}; the README "
+                             "lists it without a summary", (a.source,))
+                     for a in products if a.source in facts.fits_problems]
         entries = _member_entries(member, draft.state)
         findings += unreadable_names(member.folder, entries)
         tree = readme_tree(draft.packname, entries)

@@ -58,6 +58,7 @@ class ContentFacts:
     eph_digests: dict[str, str] = field(default_factory=dict)  # source -> md5
     fixplanets_scripts: frozenset[str] = frozenset()  # sources of calibration scripts naming fixplanets
     images: dict[str, ImageSummary] = field(default_factory=dict)  # source -> summary
+    fits_problems: dict[str, str] = field(default_factory=dict)  # source -> why it gives no summary
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ..core.model import (
     PackageState,
 )
 from ..core.options import PackageOptions
-from ..delivery.layout import GROUP_LEVEL, LEVELS, MEMBER_LEVEL, SG_LEVEL, level_folders
+from ..delivery.layout import GROUP_LEVEL, MARKER, MEMBER_LEVEL, SG_LEVEL, level_folders, real_uid_member_path
 from ..scan.members import MemberSource
 
 
@@ -23,10 +23,10 @@ def _staged_uid_folders(members: Sequence[MemberSource]) -> list[PurePosixPath] 
     """
     paths = []
     for member in members:
-        parts = member.root.rel.split("/")[-3:]
-        if len(parts) != 3 or not all(LEVELS[n].has_uid(parts[n]) for n in range(3)):
+        path = real_uid_member_path(member.root.rel)
+        if path is None:
             return None
-        paths.append(PurePosixPath(*parts))
+        paths.append(path)
     return paths if len(set(paths)) == len(paths) else None
 
 
@@ -36,6 +36,8 @@ def member_folders(members: Sequence[MemberSource], options: PackageOptions, sta
     append = options.append
     count = len(members)
     uids = options.ous_uids
+    if append in (Append.GROUP, Append.MEMBER):
+        refuse_packaged_twice(members, state)
     if uids is None and options.style.pipeline and append is Append.REPLACE:
         staged = _staged_uid_folders(members)
         if staged is not None:
@@ -87,6 +89,21 @@ def member_folders(members: Sequence[MemberSource], options: PackageOptions, sta
         start += 1
     folders = [(PurePosixPath(state.sg, group, name), joins) for name, joins in names]
     return folders, [folder for folder, joins in folders if not joins]
+
+
+def refuse_packaged_twice(members: Sequence[MemberSource], state: PackageState) -> None:
+    """Refuse a new member made of EBs a member of the package holds already (it would deliver them twice)."""
+    if MARKER in state.entries:
+        return  # an interrupted run is rolled back first, and the plan made again
+    held = {uid: folder for folder, uids in state.member_ebs for uid in uids}
+    for member in members:
+        again = [uid for uid in member.eb_uids if uid in held]
+        if again:
+            folder = held[again[0]]
+            listed = ", ".join(again[:3]) + (" ..." if len(again) > 3 else "")
+            raise PackpathError(f"{member.name} holds EB(s) {listed}, which {folder} holds already: appending it "
+                                f"again would deliver them twice; add to that member with --append product, or "
+                                "package it without --append to replace the package")
 
 
 def check_packpath_state(state: PackageState, append: Append, packpath: Path) -> None:

@@ -10,7 +10,7 @@ from ..core.model import (
     Skipped,
     Why,
 )
-from ..delivery.layout import is_auxiliary
+from ..delivery.layout import inside_member, is_auxiliary
 from .draft import Draft
 from .readme import parse_tree, split_header
 
@@ -41,7 +41,8 @@ def apply_staged_readmes(draft: Draft, readmes: Mapping[str, str]) -> Draft:
     for source, text in readmes.items():
         parsed = parse_tree(text)
         if parsed is not None:
-            listings[source.rpartition("/")[0]] = {p.split("/", 3)[3] for p in parsed[1] if p.count("/") >= 3}
+            inside = (inside_member(path) for path in parsed[1])
+            listings[source.rpartition("/")[0]] = {path for path in inside if path is not None}
     calibration, calibrated = draft.options.config.calibration, draft.options.config.calibrated
     members = []
     skipped = list(draft.skipped)

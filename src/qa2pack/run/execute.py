@@ -24,9 +24,10 @@ from typing import Callable, List, Optional, Tuple
 
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
 from ..core.model import Action, Append, Mode, Op, Plan
+from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, SourceChanged, copy_with_md5, hash_files_steady, new_md5
-from .journal import MARKER, Journal, moves_count, undo_moves
+from .journal import Journal, moves_count, undo_moves
 from .progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)

@@ -15,20 +15,43 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..delivery.layout import MARKER
 from ..formats.atomic import escape_field, unescape_field, write_atomic
+from .progress import counted
 
 log = logging.getLogger(__name__)
 
-MARKER = ".qa2pack-incomplete"
 
 
 def moves_path(packpath: Path) -> Path:
     """Return the moves file of a package (beside it, named after it)."""
     return packpath.parent / f"{packpath.name}.qa2pack-moves.tsv"
+
+
+def packages_moved_into(links: Iterable[str]) -> dict[Path, int]:
+    """Count, per package, the links that point into a package ``move`` mode filled (it has a moves file).
+
+    ``links`` are the real paths the links of origpath point to; after ``package --mode move`` the
+    origin holds links into the package, and the next run should say where the data went.
+    """
+    packages: dict[Path, Path | None] = {}  # folder -> the moved package it lies in, if any
+    counts: dict[Path, int] = {}
+    for link in links:
+        found = None
+        for folder in Path(link).parents:
+            if folder not in packages:
+                packages[folder] = folder if moves_path(folder).is_file() else None
+            found = packages[folder]
+            if found is not None:
+                break
+        if found is not None:
+            counts[found] = counts.get(found, 0) + 1
+    return counts
 
 
 class Journal:
@@ -157,19 +180,22 @@ def roll_back(packpath: Path) -> str | None:
         return None
     run = _read_marker(marker)
     moved_back = undo_moves(packpath, int(run.header.get("moves_start", 0)))
-    if run.header.get("append", "") == "":
-        for entry in sorted(os.listdir(packpath)):
-            if entry != MARKER:
-                _remove(packpath / entry)
+    if run.header.get("append", "") == "":  # the run replaced the package: everything in it was the run's
+        removed = [entry for entry in sorted(os.listdir(packpath)) if entry != MARKER]
+        for entry in removed:
+            _remove(packpath / entry)
+        undone = f"the partial package ({counted(len(removed), 'top-level folder')}) removed"
     else:
         for rel in reversed(run.created):
             _remove(packpath / rel)
         for rel, text in run.readmes.items():
             write_atomic(packpath / rel, text)
+        undone = (f"{counted(len(run.created), 'folder')} it made removed, "
+                  f"{counted(len(run.readmes), 'README')} restored")
     marker.unlink()
     started = run.header.get("started", "an earlier run")
     return (f"rolled back the interrupted run of {started} (mode {run.header.get('mode', '?')}): "
-            f"{moved_back} moved files returned to their origin, {len(run.created)} new folders removed")
+            f"{counted(moved_back, 'moved file')} returned to their origin, {undone}")
 
 
 def _remove(path: Path) -> None:

@@ -89,6 +89,11 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} PB"  # pragma: no cover - unreachable
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """Return ``1 tar`` or ``3 tars`` (``plural`` where adding an s is wrong)."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def wants_progress(json_mode: bool, quiet: bool = False) -> bool:
     """Tell whether a human is watching: a terminal on stderr, no ``--json``, not under CI."""
     if json_mode or quiet or os.environ.get("CI"):

@@ -157,6 +157,7 @@ class RunReport:
             "files": self.files,
             "bytes": self.nbytes,
             "seconds": round(self.seconds, 3),
+            "summary": self.summary(),
             "outputs": self.outputs,
             "notes": self.notes,
         })

@@ -11,11 +11,12 @@ from typing import Dict, Optional, Tuple
 from .._version import __version__
 from ..core.errors import ExecutionError
 from ..core.model import Append, Plan
+from ..delivery.layout import MARKER
 from ..formats.manifest import manifest_path, read_manifest, write_manifest
 from ..scan.probe import walk_listing
 from .execute import Executor
-from .journal import MARKER, roll_back
-from .progress import Progress, SilentProgress
+from .journal import roll_back
+from .progress import Progress, SilentProgress, counted
 from .report import RunReport
 from .runlog import RunLog, run_log
 from .ticket import write_ticket
@@ -26,11 +27,16 @@ Entries = Dict[str, Tuple[int, Optional[str]]]  # package-relative path -> (size
 
 
 def _log_plan(plan: Plan, packpath: Path, account: RunLog) -> None:
-    account.info("qa2pack %s: packaging %s into %s (mode %s, style %s, append %s)", __version__, plan.origpath,
-             packpath, plan.mode.value, plan.style.text or "''", plan.append.value or "''")
+    staging = "mous" in plan.extra
+    settings = ["mode " + plan.mode.value]
+    if not staging:  # a staging run has neither
+        settings += ["style " + (plan.style.text or "''"), "append " + (plan.append.value or "''")]
+    account.info("qa2pack %s: %s %s into %s (%s)", __version__, "staging" if staging else "packaging", plan.origpath,
+                 packpath, ", ".join(settings))
     for member in plan.members:
         source = plan.origpath.name if member.source == "." else member.source
-        account.info("%s <- %s: %d EB(s) %s", member.folder, source, len(member.eb_uids), ", ".join(member.eb_uids))
+        uids = ", ".join(member.eb_uids[:5]) + (f" and {len(member.eb_uids) - 5} more" if len(member.eb_uids) > 5 else "")
+        account.info("%s <- %s: %s %s", member.folder, source, counted(len(member.eb_uids), "EB"), uids)
     for finding in plan.findings:
         account.warning("[%s] %s", finding.code, finding.message)
     for skipped in plan.skipped:

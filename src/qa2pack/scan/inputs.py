@@ -7,13 +7,15 @@ from pathlib import Path
 
 from ..core.errors import InputError, PackpathError
 from ..core.options import PackageOptions
-from ..formats.fitsinfo import summarize_fits
+from ..formats.atomic import read_user_text
+from ..formats.fitsinfo import FitsProblem, read_summary
 from ..formats.manifest import md5_file
 from ..planning.draft import (
     ContentFacts,
     Draft,
     ExternalFiles,
 )
+from ..planning.readme import ImageSummary
 from .probe import check_origpath, files_containing
 
 
@@ -39,14 +41,7 @@ def read_externals(options: PackageOptions) -> ExternalFiles:
     """Read the README header and check the PI script (both live outside origpath)."""
     text = None
     if options.readme is not None:
-        try:
-            text = Path(options.readme).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise InputError(f"readme file does not exist: {options.readme}") from None
-        except IsADirectoryError:
-            raise InputError(f"readme is a folder, not a file: {options.readme}") from None
-        except OSError as exc:
-            raise InputError(f"cannot read readme file {options.readme}: {exc.strerror}") from None
+        text = read_user_text(options.readme, "readme file")
     script, size = None, 0
     if options.pi_script is not None:
         script = Path(options.pi_script).absolute()
@@ -62,5 +57,16 @@ def gather_facts(draft: Draft) -> ContentFacts:
     eph = {src: md5_file(root / src) for _, sources in draft.ephemerides for src in sources}
     scripts = {root / src: src for src in draft.calibration_scripts()}
     fixplanets = frozenset(scripts[p] for p in files_containing(scripts, b"fixplanets"))
-    images = {src: summary for src in draft.fits_sources() if (summary := summarize_fits(root / src)) is not None}
-    return ContentFacts(eph, fixplanets, images)
+    images: dict[str, ImageSummary] = {}
+    problems: dict[str, str] = {}
+    for source in draft.fits_sources():
+        try:
+            summary = read_summary(root / source)
+        except FitsProblem as exc:
+            problems[source] = str(exc)
+            continue
+        if summary is None:
+            problems[source] = "holds no image (no HDU with image data)"
+        else:
+            images[source] = summary
+    return ContentFacts(eph, fixplanets, images, problems)

@@ -70,13 +70,14 @@ class Context:
 
 def asdm_names(tree: Folder) -> frozenset[str]:
     """Return the EB uids of every ASDM in the tree (their folder names)."""
-    return frozenset(asdm_uid(u.name) for f in tree.walk() for u in f.units if u.kind is Kind.ASDM)
+    return frozenset([asdm_uid(u.name) for f in tree.walk() for u in f.units if u.kind is Kind.ASDM]
+                     + [asdm_uid(name) for f in tree.walk() for name in f.asdm_links])
 
 
 def eb_uids_in(folder: Folder, asdms: Iterable[str]) -> tuple[str, ...]:
     """Return the EB uids of the EB products directly inside ``folder``."""
     asdms = tuple(asdms)
-    uids: set[str] = set()
+    uids: set[str] = {asdm_uid(name) for name in folder.asdm_links}
     for unit in folder.units:
         if unit.kind is Kind.ASDM:
             uids.add(asdm_uid(unit.name))

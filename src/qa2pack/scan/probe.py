@@ -11,11 +11,12 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
+from ..core.naming import leading_uid
 from ..delivery.layout import list_groups, readme_of, science_goals
 from .classify import DirFacts, classify_dir, parse_table_type
 
@@ -24,6 +25,7 @@ from .classify import DirFacts, classify_dir, parse_table_type
 class _Listing:
     dirs: list[tuple[str, str, str | None]]  # name, path to walk, origpath-relative real path if a link
     files: list[FileEntry]
+    asdm_links: list[str] = field(default_factory=list)  # links to ASDMs, not followed
 
 
 class _Walker:
@@ -73,8 +75,15 @@ class _Walker:
             self.notes.append(LinkNote(rel, target_text, reason))
             return
         real = os.path.realpath(entry.path)
-        if not (real == self.root or real.startswith(self.root + os.sep)):
-            self.notes.append(LinkNote(rel, target_text, "points outside origpath"))
+        inside = real == self.root or real.startswith(self.root + os.sep)
+        if stat.S_ISDIR(st.st_mode) and not (inside and self.follow_links and ancestors is not None) \
+                and is_asdm(Path(real)):
+            listing.asdm_links.append(entry.name)  # an EB folder as 'workspace start' makes it
+            self.notes.append(LinkNote(rel, target_text, "link to an ASDM (it marks its EB folder; the archive "
+                                                         "delivers raw data)", asdm=True))
+            return
+        if not inside:
+            self.notes.append(LinkNote(rel, target_text, "points outside origpath", outside=True))
             return
         real_rel = os.path.relpath(real, self.root).replace(os.sep, "/")
         if stat.S_ISREG(st.st_mode):
@@ -120,7 +129,8 @@ class _Walker:
         files = sorted(listing.files)
         if real_rel is not None:  # inside a followed folder link: remember where the data really is
             files = [f if f.link_target else FileEntry(f.name, f.size, f"{real_rel}/{f.name}") for f in files]
-        return Folder(name, rel, tuple(folders), tuple(units), tuple(files), real_rel=real_rel)
+        return Folder(name, rel, tuple(folders), tuple(units), tuple(files), real_rel=real_rel,
+                      asdm_links=tuple(sorted(listing.asdm_links)))
 
     def _unit(self, name: str, rel: str, kind: Kind, table_type: str | None, listing: _Listing,
               real_rel: str | None) -> Unit:
@@ -238,12 +248,14 @@ def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes
     sizes: list[tuple[str, int]] = []
     listing: list[tuple[str, bool, int]] = []
     readmes: list[tuple[str, str]] = []
+    ebs: list[tuple[str, tuple[str, ...]]] = []
     for group in list_groups(packpath):
         groups.append((group.name, tuple(member.name for member in group.members)))
         for member in group.members:
             if with_sizes or with_listing:
                 member_listing = walk_listing(text, os.path.join(text, member.rel))
                 sizes.append((member.rel, sum(size for _, _, size in member_listing)))
+                ebs.append((member.rel, _eb_uids_of(member.rel, member_listing)))
                 if with_listing:
                     listing += member_listing
             readme = os.path.join(text, readme_of(member.rel))
@@ -258,4 +270,12 @@ def read_package_state(packpath: Path, *, with_listing: bool = False, with_sizes
         member_sizes=tuple(sizes),
         listing=tuple(listing),
         readmes=tuple(readmes),
+        member_ebs=tuple(ebs),
     )
+
+
+def _eb_uids_of(member_rel: str, listing: Iterable[tuple[str, bool, int]]) -> tuple[str, ...]:
+    """Return the EB uids a packaged member holds: the uids its package folders' entries are named after."""
+    depth = member_rel.count("/") + 2  # member/<package folder>/<name>
+    uids = {leading_uid(path.rsplit("/", 1)[-1]) for path, _, _ in listing if path.count("/") == depth}
+    return tuple(sorted(uid for uid in uids if uid))

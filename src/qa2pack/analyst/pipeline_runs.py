@@ -1,4 +1,4 @@
-"""Realistic ALMA Science Pipeline runs, in three naming eras, for the stager and conformance tests.
+"""Realistic ALMA Science Pipeline runs, in three naming eras, for ``qa2pack demo --pipeline`` and the tests.
 
 The PPR follows the real SciPipeRequest layout (the Cycle-2 PPR in the real-data corpus): a
 namespaced root, ProjectSummary/ProposalCode, ProjectStructure with ObsUnitSetRef, ProjectStatusRef
@@ -20,20 +20,23 @@ from __future__ import annotations
 import gzip
 import tarfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from qa2pack.analyst.casatables import make_asdm, make_fits
-from qa2pack.delivery.tarsplit import TarEntry, ustar_header
+from ..delivery.tarsplit import TarEntry, ustar_header
+from .casatables import make_asdm, make_fits
 
 RECIPE = "hifa_calimage"
 
 
 def archive(uid: str) -> str:
+    """Return a uid in the archive's form: ``uid___A001_X1_X2`` -> ``uid://A001/X1/X2``."""
     return "uid://" + uid[len("uid___"):].replace("_", "/")
 
 
 def ppr_xml(project: str, run: str, sous: str, gous: str, mous: str, sessions: Mapping[str, Sequence[str]],
             recipe: str = RECIPE, separator: str = " | ") -> str:
+    """Return a PPR (``SciPipeRequest``) naming the project, the OUS uids and each session's EBs."""
     intents = "".join(
         f"""
                 <Intents>
@@ -106,7 +109,7 @@ def ppr_xml(project: str, run: str, sous: str, gous: str, mous: str, sessions: M
 
 def manifest_xml(mous: str, sessions: Mapping[str, Sequence[str]], caltables: Mapping[str, str],
                  aux_products: str | None = None) -> str:
-    """A pipeline manifest with the elements and attributes the pipeline's writer gives them."""
+    """Return a pipeline manifest with the elements and attributes the pipeline's writer gives them."""
     body = []
     for session, ebs in sessions.items():
         lines = [f'    <session name="{session}">',
@@ -129,7 +132,7 @@ def manifest_xml(mous: str, sessions: Mapping[str, Sequence[str]], caltables: Ma
 
 
 def tgz_bytes(members: Mapping[str, bytes | None]) -> bytes:
-    """A gzip tar holding folders (None) and files, as the pipeline's export writes them.
+    """Return a gzip tar holding folders (None) and files, as the pipeline's export writes them.
 
     The headers come from qa2pack's ustar writer, which writes what ``tarfile`` of Python 3.9 and
     later writes (3.8 fills the device fields with zeros): the same bytes, and sizes, everywhere.
@@ -144,6 +147,7 @@ def tgz_bytes(members: Mapping[str, bytes | None]) -> bytes:
 
 
 def caltables_tgz(ebs: Sequence[str]) -> bytes:
+    """Return a session's caltables export: three real-looking tables per EB."""
     members: dict[str, bytes | None] = {}
     for eb in ebs:
         for table in (f"{eb}.ms.hifa_bandpass.s6_3.spw16.solintinf.bcal.tbl", f"{eb}.ms.hifa_timegaincal.s13_2.spw16.tbl",
@@ -155,6 +159,7 @@ def caltables_tgz(ebs: Sequence[str]) -> bytes:
 
 
 def flagversions_tgz(eb: str) -> bytes:
+    """Return an EB's flag versions export (``<eb>.ms.flagversions.tgz``)."""
     folder = f"{eb}.ms.flagversions"
     return tgz_bytes({folder: None, f"{folder}/FLAG_VERSION_LIST": b"Original : original flags\nPipeline_Final\n",
                       f"{folder}/flags.Pipeline_Final": None,
@@ -162,7 +167,7 @@ def flagversions_tgz(eb: str) -> bytes:
 
 
 def restore_script(ebs: Sequence[str], sessions: Sequence[str]) -> str:
-    """A ``casa_piperestorescript.py`` as the pipeline exports it."""
+    """Return a ``casa_piperestorescript.py`` as the pipeline exports it."""
     return ("__rethrow_casa_exceptions = True\nh_init()\ntry:\n"
             f"    hifa_restoredata(vis={list(ebs)!r}, session={list(sessions)!r}, ocorr_mode='ca')\n"
             "finally:\n    h_save()\n")
@@ -203,66 +208,82 @@ def _manifest_sessions(sessions: Mapping[str, Sequence[str]]) -> dict[str, Seque
     return {keyword.lower(): ebs for keyword, ebs in sessions.items()}
 
 
-CYCLE4 = {
-    "project": "2016.1.00001.S",
-    "run": "2016.1.00001.S_2017_03_01T10_00_00.000",
-    "sous": "uid___A001_X87c_X67",
-    "gous": "uid___A001_X87c_X68",
-    "mous": "uid___A001_X87c_X69",
-    "ebs": ["uid___A002_Xc7111c_X3979", "uid___A002_Xc7111c_X409e"],
-    "sessions": {"SESSION_1": ["uid___A002_Xc7111c_X3979", "uid___A002_Xc7111c_X409e"]},
-}
+@dataclass(frozen=True)
+class RunNames:
+    """The names of one pipeline run: project, run folder, the OUS uids, and the EBs of each session."""
+
+    project: str
+    run: str
+    sous: str
+    gous: str
+    mous: str
+    sessions: dict[str, list[str]]
+
+    @property
+    def ebs(self) -> list[str]:
+        """Every EB of the run, session by session."""
+        return [eb for group in self.sessions.values() for eb in group]
+
+
+CYCLE4 = RunNames(
+    project="2016.1.00001.S",
+    run="2016.1.00001.S_2017_03_01T10_00_00.000",
+    sous="uid___A001_X87c_X67",
+    gous="uid___A001_X87c_X68",
+    mous="uid___A001_X87c_X69",
+    sessions={"SESSION_1": ["uid___A002_Xc7111c_X3979", "uid___A002_Xc7111c_X409e"]},
+)
 
 
 def cycle4_run(root: Path) -> Path:
-    """A Cycle-4 run: unprefixed scripts, PPR_uid___*.xml, <eb>_flagtemplate.txt, flux.csv."""
+    """Build a Cycle-4 run: unprefixed scripts, PPR_uid___*.xml, <eb>_flagtemplate.txt, flux.csv."""
     c = CYCLE4
-    m = c["mous"]
-    mous = _mous(root, c["run"], c["sous"], c["gous"], m)
-    ppr = ppr_xml(c["project"], c["run"], c["sous"], c["gous"], m, c["sessions"])
-    products, caltables = _session_products(m, c["sessions"])
+    m = c.mous
+    mous = _mous(root, c.run, c.sous, c.gous, m)
+    ppr = ppr_xml(c.project, c.run, c.sous, c.gous, m, c.sessions)
+    products, caltables = _session_products(m, c.sessions)
     products.update({
         "PPR_uid___A001_X87c_X6b.xml": ppr,
         "flux.csv": "field,spw,I\nJ1924-2914,16,3.1\n",
         "antennapos.csv": "antenna,x,y,z\n",
         "casa_pipescript.py": "h_init()\nhifa_importdata(vis=['uid___A002_Xc7111c_X3979'])\n",
-        "casa_piperestorescript.py": restore_script(c["ebs"], ["session_1"] * len(c["ebs"])),
+        "casa_piperestorescript.py": restore_script(c.ebs, ["session_1"] * len(c.ebs)),
         "casa_commands.log": "hifa_importdata(...)\n",
-        f"{m}.pipeline_manifest.xml": manifest_xml(m, _manifest_sessions(c["sessions"]), caltables),
+        f"{m}.pipeline_manifest.xml": manifest_xml(m, _manifest_sessions(c.sessions), caltables),
         f"{m}.weblog.tgz": tgz_bytes({"pipeline-20170301T100000/html/index.html": b"<html/>"}),
         f"{m}.J1924-2914_bp.spw16.mfs.I.pbcor.fits": "",
         f"{m}.J1751+0939_ph.spw16.mfs.I.pbcor.fits": "",
     })
-    for eb in c["ebs"]:
+    for eb in c.ebs:
         products[f"{eb}_flagtemplate.txt"] = "# flag template\n"
     _files(mous / "products", products)
     _files(mous / "working", {"casa-20170301-100000.log": "CASA log\n", "pipeline_stats.json": "{}",
                               "uid___A002_Xc7111c_X3979.ms.listobs.txt": "listobs\n"})
     (mous / "rawdata").mkdir()
-    make_asdm(mous / "rawdata" / c["ebs"][0], c["ebs"][0])
-    return root / c["run"]
+    make_asdm(mous / "rawdata" / c.ebs[0], c.ebs[0])
+    return root / c.run
 
 
-CYCLE5 = {
-    "project": "2017.1.01355.L",
-    "run": "2017.1.01355.L_2018_10_01T08_00_00.000",
-    "sous": "uid___A001_X1296_X105",
-    "gous": "uid___A001_X1296_X106",
-    "mous": "uid___A001_X1296_X107",
-    "sessions": {"SESSION_1": ["uid___A002_Xc89480_X5f49"], "SESSION_2": ["uid___A002_Xc89480_X67a2"]},
-}
+CYCLE5 = RunNames(
+    project="2017.1.01355.L",
+    run="2017.1.01355.L_2018_10_01T08_00_00.000",
+    sous="uid___A001_X1296_X105",
+    gous="uid___A001_X1296_X106",
+    mous="uid___A001_X1296_X107",
+    sessions={"SESSION_1": ["uid___A002_Xc89480_X5f49"], "SESSION_2": ["uid___A002_Xc89480_X67a2"]},
+)
 
 
 def cycle5_run(root: Path) -> Path:
-    """A Cycle 5-7 run: <mous>.hifa_calimage.-prefixed scripts, manifest, weblog and log; an old PPR name."""
+    """Build a Cycle 5-7 run: <mous>.hifa_calimage.-prefixed scripts, manifest, weblog and log; an old PPR name."""
     c = CYCLE5
-    m, r = c["mous"], RECIPE
-    mous = _mous(root, c["run"], c["sous"], c["gous"], m)
-    sessions = c["sessions"]
+    m, r = c.mous, RECIPE
+    mous = _mous(root, c.run, c.sous, c.gous, m)
+    sessions = c.sessions
     ebs = [eb for group in sessions.values() for eb in group]
     products, caltables = _session_products(m, sessions)
     products.update({
-        "PPR_uid___A001_X1296_X108.xml": ppr_xml(c["project"], c["run"], c["sous"], c["gous"], m, sessions),
+        "PPR_uid___A001_X1296_X108.xml": ppr_xml(c.project, c.run, c.sous, c.gous, m, sessions),
         f"{m}.{r}.casa_pipescript.py": "h_init()\nhifa_importdata(vis=[...])\n",
         f"{m}.{r}.casa_piperestorescript.py": restore_script(ebs, ["session_1", "session_2"]),
         f"{m}.{r}.casa_commands.log": "hifa_importdata(...)\n",
@@ -277,27 +298,27 @@ def cycle5_run(root: Path) -> Path:
     _files(mous / "products", products)
     _files(mous / "working", {"casa-20181001-080000.log": "CASA log\n"})
     (mous / "rawdata").mkdir()
-    return root / c["run"]
+    return root / c.run
 
 
-CURRENT = {
-    "project": "2017.1.00886.L",
-    "run": "2017.1.00886.L_2018_06_01T12_00_00.000",
-    "sous": "uid___A001_X1284_X265c",
-    "gous": "uid___A001_X1284_X265d",
-    "mous": "uid___A001_X1284_X265f",
-    "sessions": {"SESSION_1": ["uid___A002_Xc7111c_X3979", "uid___A002_Xc7111c_X409e"],
-                 "SESSION_2": ["uid___A002_Xc7111c_X86a7"], "SESSION_3": ["uid___A002_Xc72427_X2dfe"]},
-}
+CURRENT = RunNames(
+    project="2017.1.00886.L",
+    run="2017.1.00886.L_2018_06_01T12_00_00.000",
+    sous="uid___A001_X1284_X265c",
+    gous="uid___A001_X1284_X265d",
+    mous="uid___A001_X1284_X265f",
+    sessions={"SESSION_1": ["uid___A002_Xc7111c_X3979", "uid___A002_Xc7111c_X409e"],
+              "SESSION_2": ["uid___A002_Xc7111c_X86a7"], "SESSION_3": ["uid___A002_Xc72427_X2dfe"]},
+)
 
 
 def current_run(root: Path, extra: dict[str, str] | None = None) -> Path:
-    """A current run: every product named <mous>.<recipe>. or <eb>., as the archive keeps them."""
+    """Build a current run: every product named <mous>.<recipe>. or <eb>., as the archive keeps them."""
     c = CURRENT
-    m, r = c["mous"], RECIPE
-    mous = _mous(root, c["run"], c["sous"], c["gous"], m)
-    sessions = c["sessions"]
-    ppr = ppr_xml(c["project"], c["run"], c["sous"], c["gous"], m, sessions)
+    m, r = c.mous, RECIPE
+    mous = _mous(root, c.run, c.sous, c.gous, m)
+    sessions = c.sessions
+    ppr = ppr_xml(c.project, c.run, c.sous, c.gous, m, sessions)
     ebs = [eb for group in sessions.values() for eb in group]
     per_eb_sessions = [keyword.lower() for keyword, group in sessions.items() for _ in group]
     products, caltables = _session_products(m, sessions)
@@ -324,7 +345,7 @@ def current_run(root: Path, extra: dict[str, str] | None = None) -> Path:
     _files(mous / "products", products)
     _files(mous / "working", {"casa-20180601-120000.log": "CASA log\n", f"PPR_{m}.xml": ppr})
     (mous / "rawdata").mkdir()
-    return root / c["run"]
+    return root / c.run
 
 
 ERAS = {"cycle4": (cycle4_run, CYCLE4), "cycle5": (cycle5_run, CYCLE5), "current": (current_run, CURRENT)}
