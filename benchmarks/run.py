@@ -1,17 +1,21 @@
-"""Benchmark qa2pack against the standard tools on the same generated tree, in the same run.
+"""Benchmark qa2pack against the standard tools on the same trees, in the same run, on every tree shape.
 
-    python benchmarks/run.py --files 20000 --gb 2 --reps 3 --inspect 10000,100000,300000
+    python benchmarks/run.py --reps 5 --json benchmarks/latest.json --markdown benchmarks/latest.md
 
-Reports the median wall time over ``--reps`` repetitions (after one warm-up run of each, so
-every command sees a warm page cache) and the ratio qa2pack / peer:
+For each shape of ``shapes.py`` and each comparison it holds, reports the median wall time over
+``--reps`` alternated pairs (after one warm-up run of each, so every command sees a warm page
+cache), the ratio qa2pack / peer of the medians and of every pair, the target and whether it
+holds, and qa2pack's peak memory:
 
-    package --mode hard   vs  cp -al
-    package --mode fake   vs  cp -al
-    package --mode copy   vs  cp -a + md5sum of every copied file
-    tarsplit (md5 sidecars) vs tar cf + md5sum of the tar
-    inspect alone at several tree sizes (growth should be linear), with package --mode hard
-    vs cp -al and the peak memory of package on the same trees
-    peak memory of package (hard, copy) on trees of the same file count and growing data
+    package --mode hard   vs  cp -al                                 target <= 0.9
+    package --mode fake   vs  cp -al                                 target <= 0.9
+    package --mode copy   vs  cp -a + md5sum of every copied file    target <= 0.7
+    tarsplit (md5 sidecars) vs tar cf + md5sum of the tar            target <= 0.7
+    verify of a copy package vs md5sum -c of the same files         target <= 0.8
+
+then inspect alone at several tree sizes (target <= 5 us per file), with the peak memory of
+``package --mode hard`` on them (target <= 0.35 KB per file + 30 MB), and the peak memory of
+package (hard, copy) on trees of the same file count and growing data (must stay flat).
 
 Needs only Python, the installed ``qa2pack`` and coreutils/tar; prints a table and, with
 ``--json FILE``, writes the numbers as JSON.
@@ -33,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import make_tree  # noqa: E402
+from shapes import SHAPES  # noqa: E402
 
 QA2PACK = [sys.executable, "-m", "qa2pack"]
 
@@ -85,8 +90,10 @@ def measure(reps: int, ours: list[str], peer: list[list[str]], work: Path, clean
                     peer_times.append(total)
     clean(*cleanup)
     ours_median, peer_median = statistics.median(ours_times), statistics.median(peer_times)
+    pairs = [ours / peer for ours, peer in zip(ours_times, peer_times)]
     return {"qa2pack_s": round(ours_median, 3), "peer_s": round(peer_median, 3),
-            "ratio": round(ours_median / peer_median, 2), "qa2pack_peak_mb": max(memory),
+            "ratio": round(ours_median / peer_median, 2), "pair_min": round(min(pairs), 2),
+            "pair_max": round(max(pairs), 2), "qa2pack_peak_mb": max(memory),
             "qa2pack_runs": [round(t, 3) for t in ours_times], "peer_runs": [round(t, 3) for t in peer_times]}
 
 
@@ -94,97 +101,169 @@ def count_files(root: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(root))
 
 
+TARGETS = {"hard": 0.9, "fake": 0.9, "copy": 0.7, "tarsplit": 0.7, "verify": 0.8}
+PEERS = {"hard": "cp -al", "fake": "cp -al", "copy": "cp -a + md5sum", "tarsplit": "tar cf + md5sum",
+         "verify": "md5sum -c"}
+INSPECT_US_PER_FILE = 5.0
+MEMORY_KB_PER_FILE, MEMORY_FIXED_MB = 0.35, 30.0
+
+
+def quiet(argv: list[str], cwd: Path | None = None, stdout: object = subprocess.DEVNULL) -> None:
+    subprocess.run(argv, check=True, cwd=cwd, env=dict(os.environ, CI="1"), stdout=stdout,  # type: ignore[arg-type]
+                   stderr=subprocess.DEVNULL)
+
+
+def compare(kind: str, sb: Path, work: Path, reps: int) -> dict[str, object]:
+    """Run one comparison on one tree: qa2pack and its peer, ``reps`` alternated pairs."""
+    package, peer_out = work / "2019.1.00001.S", work / "peer"
+    if kind in ("hard", "fake", "copy"):
+        ours = QA2PACK + ["package", str(sb), str(package), "--mode", kind, "-q"]
+        peer = [["cp", "-al" if kind != "copy" else "-a", str(sb), str(peer_out)]]
+        if kind == "copy":
+            peer.append(["find", str(peer_out), "-type", "f", "-exec", "md5sum", "{}", "+"])
+        row = measure(reps, ours, peer, work, [package, peer_out])
+    elif kind == "tarsplit":
+        quiet(QA2PACK + ["package", str(sb), str(package), "--mode", "hard", "-q"])
+        tars, peer_tar = work / "tars", work / "peer.tar"
+        row = measure(reps, QA2PACK + ["tarsplit", str(package), "--output", str(tars), "--placeholder-names", "-q"],
+                      [["tar", "cf", str(peer_tar), "-C", str(work), package.name], ["md5sum", str(peer_tar)]],
+                      work, [tars, peer_tar])
+        clean(package)
+    else:  # verify: a copy package with its md5 manifest, and md5sum -c of the same files
+        quiet(QA2PACK + ["package", str(sb), str(package), "--mode", "copy", "-q"])
+        sums = work / "peer.md5"
+        with open(sums, "wb") as handle:
+            quiet(["find", ".", "-type", "f", "-exec", "md5sum", "{}", "+"], cwd=package, stdout=handle)
+        row = measure(reps, QA2PACK + ["verify", str(package), "-q"],
+                      [["md5sum", "-c", "--quiet", str(sums)]], package, [])
+        clean(package, sums)
+    row["target"] = TARGETS[kind]
+    row["holds"] = bool(row["ratio"] <= TARGETS[kind])  # type: ignore[operator]
+    return row
+
+
+def run_shapes(names: list[str], work: Path, reps: int) -> dict[str, object]:
+    shapes: dict[str, object] = {}
+    for name in names:
+        build, kinds, description = SHAPES[name]
+        print(f"shape {name}: {description}", flush=True)
+        sb = build(work / f"shape{name}")
+        os.sync()
+        files, size = count_files(sb), sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(sb) for f in fs)
+        rows = {}
+        for kind in kinds:
+            rows[kind] = compare(kind, sb, work, reps)
+            print(f"  {kind:9} {rows[kind]['ratio']:>5} (pairs {rows[kind]['pair_min']}-{rows[kind]['pair_max']})",
+                  flush=True)
+        shapes[name] = {"description": description, "files": files, "bytes": size, "comparisons": rows}
+        shutil.rmtree(work / f"shape{name}")
+    return shapes
+
+
+def run_inspect(sizes: list[int], work: Path, reps: int) -> dict[str, object]:
+    scaling: dict[str, object] = {}
+    for size in sizes:
+        tree = make_tree(work / f"inspect{size}", size, 0.0)
+        files = count_files(tree)
+        runs = [timed(QA2PACK + ["inspect", str(tree), "--json"], work)[0] for _ in range(reps)]
+        packed, peer_copy = work / f"P{size}", work / f"peer{size}"
+        hard = measure(reps, QA2PACK + ["package", str(tree), str(packed), "--mode", "hard", "-q"],
+                       [["cp", "-al", str(tree), str(peer_copy)]], work, [packed, peer_copy])
+        per_file = statistics.median(runs) / files * 1e6
+        budget = MEMORY_FIXED_MB + MEMORY_KB_PER_FILE * files / 1024
+        scaling[str(size)] = {"files": files, "inspect_s": round(statistics.median(runs), 3),
+                              "inspect_runs": [round(r, 3) for r in runs], "us_per_file": round(per_file, 2),
+                              "inspect_holds": per_file <= INSPECT_US_PER_FILE, "hard": hard,
+                              "package_peak_mb": hard["qa2pack_peak_mb"], "memory_budget_mb": round(budget, 1),
+                              "memory_holds": hard["qa2pack_peak_mb"] <= budget}  # type: ignore[operator]
+        print(f"inspect {files}: {per_file:.1f} us/file; hard {hard['ratio']}; peak {hard['qa2pack_peak_mb']} MB "
+              f"(budget {budget:.0f})", flush=True)
+        shutil.rmtree(work / f"inspect{size}")
+    return scaling
+
+
+def run_memory(files: int, gb: float, work: Path) -> dict[str, object]:
+    memory: dict[str, object] = {}
+    for size in (0.0, gb, round(3 * gb, 3)):
+        tree = make_tree(work / f"memory{size}", files, size)
+        row = {}
+        for mode in ("hard", "copy"):
+            packed = work / f"M{size}{mode}"
+            row[f"{mode}_peak_mb"] = timed(QA2PACK + ["package", str(tree), str(packed), "--mode", mode, "-q"],
+                                           work)[1]
+            clean(packed)
+        memory[str(size)] = row
+        shutil.rmtree(work / f"memory{size}")
+    return memory
+
+
+def markdown(results: dict) -> str:  # type: ignore[type-arg]
+    """The published tables: every shape, every comparison, every repetition, holds or not."""
+    lines = [f"Run of {results['date']} on {results['machine']['cpus']} cores, Python {results['machine']['python']}, "
+             f"{results['reps']} alternated pairs per comparison: `{results['command']}`", "",
+             "| shape | files | data | comparison | qa2pack (s) | peer (s) | ratio | pairs | target | holds | "
+             "peak MB |", "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | --- | ---: |"]
+    for name, shape in results["shapes"].items():
+        for kind, row in shape["comparisons"].items():
+            lines.append(f"| {name} | {shape['files']:,} | {shape['bytes'] / 1e9:.2f} GB | {kind} vs {PEERS[kind]} | "
+                         f"{row['qa2pack_s']} | {row['peer_s']} | {row['ratio']} | {row['pair_min']} to "
+                         f"{row['pair_max']} | <= {row['target']} | {'yes' if row['holds'] else '**no**'} | "
+                         f"{row['qa2pack_peak_mb']} |")
+    lines += ["", "| shape | comparison | qa2pack, every repetition (s) | peer, every repetition (s) |",
+              "| --- | --- | --- | --- |"]
+    for name, shape in results["shapes"].items():
+        for kind, row in shape["comparisons"].items():
+            lines.append(f"| {name} | {kind} | {', '.join(map(str, row['qa2pack_runs']))} | "
+                         f"{', '.join(map(str, row['peer_runs']))} |")
+    lines += ["", "| inspect | files | median (s) | per file | target | holds | package --mode hard peak MB | "
+              "budget MB | holds | hard / cp -al |", "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |"]
+    for size, row in results["inspect"].items():
+        lines.append(f"| {int(size) // 1000}k | {row['files']:,} | {row['inspect_s']} | {row['us_per_file']} us | "
+                     f"<= {INSPECT_US_PER_FILE} us | {'yes' if row['inspect_holds'] else '**no**'} | "
+                     f"{row['package_peak_mb']} | {row['memory_budget_mb']} | "
+                     f"{'yes' if row['memory_holds'] else '**no**'} | {row['hard']['ratio']} |")
+    if results.get("memory"):
+        lines += ["", f"| package peak MB, {results['memory_files']:,} files | " +
+                  " | ".join(f"{gb} GB" for gb in results["memory"]) + " |",
+                  "| --- |" + " ---: |" * len(results["memory"])]
+        for mode in ("hard", "copy"):
+            lines.append(f"| {mode} | " + " | ".join(str(row[f"{mode}_peak_mb"]) for row in results["memory"].values())
+                         + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=20_000, help="files in the main tree (default 20000)")
-    parser.add_argument("--gb", type=float, default=2.0, help="GB of MS data in the main tree (default 2)")
-    parser.add_argument("--reps", type=int, default=3, help="timed repetitions (default 3)")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma list of {', '.join(SHAPES)} (default all)")
+    parser.add_argument("--reps", type=int, default=5, help="timed alternated pairs (default 5)")
     parser.add_argument("--inspect", default="10000,100000,300000", help="tree sizes for the inspect scaling")
+    parser.add_argument("--memory-files", type=int, default=20_000, help="files of the memory trees (default 20000)")
+    parser.add_argument("--memory-gb", type=float, default=2.0, help="GB of the middle memory tree (default 2)")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed afterwards)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--only", default="", help="comma list of: hard,fake,copy,tarsplit,inspect,memory")
+    parser.add_argument("--markdown", type=Path, help="also write the published tables here")
     args = parser.parse_args()
-    only = set(filter(None, args.only.split(",")))
     own = args.work is None
     work = Path(tempfile.mkdtemp(prefix="qa2pack-bench-")) if own else args.work
     work.mkdir(parents=True, exist_ok=True)
-    results: dict[str, object] = {
+    results: dict = {  # type: ignore[type-arg]
+        "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
-        "tree": {"files": args.files, "gb": args.gb}, "reps": args.reps,
+        "reps": args.reps, "memory_files": args.memory_files,
     }
     try:
-        sb = make_tree(work / "tree", args.files, args.gb)
-        results["tree"] = {"files": count_files(sb), "bytes": sum(
-            os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(sb) for f in fs)}
-        package = work / "2019.1.00001.S"
-        peer_out = work / "peer"
-        rows = {}
-        if not only or "hard" in only:
-            rows["package --mode hard vs cp -al"] = measure(
-                args.reps, QA2PACK + ["package", str(sb), str(package), "--mode", "hard", "-q"],
-                [["cp", "-al", str(sb), str(peer_out)]], work, [package, peer_out])
-        if not only or "fake" in only:
-            rows["package --mode fake vs cp -al"] = measure(
-                args.reps, QA2PACK + ["package", str(sb), str(package), "-q"],
-                [["cp", "-al", str(sb), str(peer_out)]], work, [package, peer_out])
-        if not only or "copy" in only:
-            rows["package --mode copy (md5) vs cp -a + md5sum"] = measure(
-                args.reps, QA2PACK + ["package", str(sb), str(package), "--mode", "copy", "-q"],
-                [["cp", "-a", str(sb), str(peer_out)],
-                 ["find", str(peer_out), "-type", "f", "-exec", "md5sum", "{}", "+"]], work, [package, peer_out])
-        if not only or "tarsplit" in only:
-            subprocess.run(QA2PACK + ["package", str(sb), str(package), "--mode", "hard", "-q"], check=True,
-                           env=dict(os.environ, CI="1"), stderr=subprocess.DEVNULL)
-            tars, peer_tar = work / "tars", work / "peer.tar"
-            rows["tarsplit (md5 sidecars) vs tar cf + md5sum"] = measure(
-                args.reps, QA2PACK + ["tarsplit", str(package), "--output", str(tars), "-q"],
-                [["tar", "cf", str(peer_tar), "-C", str(work), package.name], ["md5sum", str(peer_tar)]],
-                work, [tars, peer_tar])
-            clean(package)
-        results["comparisons"] = rows
-        scaling = {}
-        if not only or "inspect" in only:
-            for size in (int(s) for s in args.inspect.split(",") if s):
-                tree = make_tree(work / f"inspect{size}", size, 0.0)
-                times = sorted(timed(QA2PACK + ["inspect", str(tree), "--json"], work)[0] for _ in range(args.reps))
-                packed, peer_copy = work / f"P{size}", work / f"peer{size}"
-                hard = measure(args.reps, QA2PACK + ["package", str(tree), str(packed), "--mode", "hard", "-q"],
-                               [["cp", "-al", str(tree), str(peer_copy)]], work, [packed, peer_copy])
-                scaling[size] = {"files": count_files(tree), "inspect_s": round(statistics.median(times), 3),
-                                 "package_hard_s": hard["qa2pack_s"], "cp_al_s": hard["peer_s"],
-                                 "hard_ratio": hard["ratio"], "package_peak_mb": hard["qa2pack_peak_mb"]}
-                shutil.rmtree(work / f"inspect{size}")
-        results["inspect_scaling"] = scaling
-        memory = {}
-        if not only or "memory" in only:  # same file count, growing data: the peak must stay flat
-            for gb in (0.0, args.gb, round(3 * args.gb, 3)):
-                tree = make_tree(work / f"memory{gb}", args.files, gb)
-                row = {}
-                for mode in ("hard", "copy"):
-                    packed = work / f"M{gb}{mode}"
-                    row[f"{mode}_peak_mb"] = timed(QA2PACK + ["package", str(tree), str(packed), "--mode", mode,
-                                                                "-q"], work)[1]
-                    clean(packed)
-                memory[str(gb)] = row
-                shutil.rmtree(work / f"memory{gb}")
-        results["memory_by_data_size"] = memory
+        results["shapes"] = run_shapes([s for s in args.shapes.split(",") if s], work, args.reps)
+        results["inspect"] = run_inspect([int(s) for s in args.inspect.split(",") if s], work, args.reps)
+        results["memory"] = run_memory(args.memory_files, args.memory_gb, work) if args.memory_gb >= 0 else {}
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"tree: {results['tree']}; machine: {results['machine']}")
-    print(f"{'comparison':48} {'qa2pack s':>10} {'peer s':>8} {'ratio':>6} {'peak MB':>8}")
-    for name, row in results.get("comparisons", {}).items():  # type: ignore[union-attr]
-        print(f"{name:48} {row['qa2pack_s']:>10} {row['peer_s']:>8} {row['ratio']:>6} {row['qa2pack_peak_mb']:>8}")
-    for row in results.get("inspect_scaling", {}).values():  # type: ignore[union-attr]
-        per = row["inspect_s"] / row["files"] * 1e6
-        print(f"inspect {row['files']:>7} files: {row['inspect_s']:>7} s ({per:.1f} us/file); package hard "
-              f"{row['package_hard_s']} s vs cp -al {row['cp_al_s']} s ({row['hard_ratio']}), "
-              f"peak {row['package_peak_mb']} MB")
-    for gb, row in results.get("memory_by_data_size", {}).items():  # type: ignore[union-attr]
-        print(f"package peak with {args.files} files and {gb} GB: hard {row['hard_peak_mb']} MB, "
-              f"copy {row['copy_peak_mb']} MB")
+    text = markdown(results)
+    print(text)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(text)
 
 
 if __name__ == "__main__":

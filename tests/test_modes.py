@@ -11,6 +11,7 @@ import pytest
 
 from factories import SB3, eb, project229_setup3, tree_listing
 from qa2pack import Mode, PackageOptions, package
+from qa2pack.delivery.verify import verify_package
 from qa2pack.formats.manifest import read_manifest
 
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -56,6 +57,18 @@ def test_move_then_replace_moves_the_data_back_first(sb3: Path, tmp_path: Path) 
     package(sb3, packpath, PackageOptions(mode=Mode.FAKE))
     assert tree_listing(sb3) == before
     assert not (tmp_path / "2011.0.00229.S.qa2pack-moves.tsv").exists()
+
+
+@pytest.mark.parametrize("mode", [Mode.MOVE, Mode.COPY])
+def test_packaging_a_moved_origin_again_into_its_package_packages_the_data(sb3: Path, tmp_path: Path, mode: Mode) -> None:
+    """The origin holds links into the package: the replacing run brings the data back, then plans."""
+    packpath = tmp_path / "2011.0.00229.S"
+    first = package(sb3, packpath, PackageOptions(mode=Mode.MOVE))
+    listing = tree_listing(packpath)
+    again = package(sb3, packpath, PackageOptions(mode=mode))
+    assert again.files == first.files and tree_listing(packpath) == listing
+    assert any("back to their origin, to package them again" in note for note in again.notes)
+    assert verify_package(packpath).ok
 
 
 def test_ticket_mode_has_a_real_ticket_and_fake_data(sb3: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .core.errors import Qa2packError, UsageError
+from .core.errors import Qa2packError, UsageError, note_writing
 from .core.model import Append, Finding, FindingCode, Kind, Mode, PackageState, Plan, Skipped, Why
 from .core.options import PackageOptions
 from .delivery.layout import PLACEHOLDER_PACKNAME, OusUids
@@ -21,7 +21,7 @@ from .planning.complete import complete_plan
 from .planning.draft import Draft, ExternalFiles, draft_plan
 from .planning.numbering import check_packpath_state
 from .planning.restored import apply_staged_readmes
-from .run.journal import packages_moved_into
+from .run.journal import packages_moved_into, undo_moves
 from .run.lock import RunLock, Want
 from .run.preflight import preflight
 from .run.progress import Progress
@@ -100,11 +100,30 @@ def package(origpath: str | Path, packpath: str | Path, options: PackageOptions 
         state = _package_state(pack, options)
         plan = plan_for(state)
         with RunLock([Want(pack, exclusive=True)], "package", wait, on_wait=log.warning):
-            notes = roll_back_interrupted(pack)
+            notes = roll_back_interrupted(pack) + _bring_back_moved(plan, pack)
             now = _package_state(pack, options)
             if notes or now != state:  # changed since it was planned for: plan again, under the lock
                 plan = plan_for(now)
             return run_plan(plan, pack, progress, started, begin, notes, with_ticket=True)
+
+
+def _bring_back_moved(plan: Plan, pack: Path) -> list[str]:
+    """Move back what an earlier ``--mode move`` took from this origin into the package being replaced.
+
+    The origin then holds its files again instead of links into the old package, so the plan
+    made again from it packages them (planned from the links, the new package would be empty).
+    """
+    if plan.append is not Append.REPLACE or not any(
+            finding.code is FindingCode.MOVED_AWAY and any(Path(p).resolve() == pack.resolve() for p in finding.paths)
+            for finding in plan.findings):
+        return []
+    note_writing(str(pack))
+    moved = undo_moves(pack)
+    if not moved:
+        return []
+    note = f"moved {moved} files of the old package back to their origin, to package them again"
+    log.warning("%s", note)
+    return [note]
 
 
 def stage(pipeline_root: str | Path, staged_root: str | Path, mode: Mode = Mode.FAKE, pi_script: str | Path | None = None,

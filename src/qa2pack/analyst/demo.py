@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core.errors import InputError
 from ..core.model import Mode, Style
@@ -239,3 +239,30 @@ def run_pipeline_demo(target: Path, mode: Mode = Mode.FAKE, progress: Progress |
     data = report.to_json()
     data["text"] = "\n".join(lines) + "\n"
     return data
+
+
+def run_real_casa_demo(target: Path, pi_script: Path | None, say: Callable[[str], None]) -> dict[str, Any]:
+    """Run the real-CASA demo (``demo --casa``) in ``target`` and describe it; ``ok`` when the restore matched."""
+    from .casa.reduction import TOLERANCE, run_casa_demo
+
+    demo = run_casa_demo(target, pi_script, _prepare_dir, say)
+    ok = bool(demo.verdicts) and all(verdict["equal"] for verdict in demo.verdicts)
+    lines = [f"Reduced {len(demo.verdicts) or 2} simulated EBs with real CASA in {demo.reduction},",
+             f"packaged, delivered into {demo.root / 'delivery'} and restored into {demo.restored}.", ""]
+    lines += [f"  {step:<40} {seconds:6.1f} s" for step, seconds in demo.steps]
+    lines.append(f"  {'total':<40} {sum(seconds for _, seconds in demo.steps):6.1f} s")
+    lines.append("")
+    for verdict in demo.verdicts:
+        same = "EQUAL" if verdict["equal"] else "DIFFERENT"
+        lines.append(f"{same}: {verdict['restored']} ({verdict['rows']} rows) against the analyst's "
+                     f"{verdict['original']} ({verdict['rows_original']} rows), largest difference "
+                     f"{verdict.get('max_difference', float('nan')):.2g} of the peak (tolerance {TOLERANCE:g})")
+    if not demo.verdicts:
+        lines.append(f"Run scriptForPI.py there with CASA: cd {demo.restored}/script && casa -c scriptForPI.py")
+    elif ok:
+        lines.append("The restored calibrated data equal the analyst's.")
+    else:
+        lines.append(f"The restored calibrated data differ from the analyst's; the logs are in {demo.logs}")
+    return {"root": str(demo.root), "reduction": str(demo.reduction), "restored": str(demo.restored),
+            "steps": [{"step": step, "seconds": round(seconds, 2)} for step, seconds in demo.steps],
+            "comparison": demo.verdicts, "ok": ok, "text": "\n".join(lines) + "\n"}

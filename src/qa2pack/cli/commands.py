@@ -149,15 +149,20 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the project229 demo tree with real CASA tables and package it."""
-    from ..analyst.demo import run_demo, run_pipeline_demo
+    from ..analyst.demo import run_demo, run_pipeline_demo, run_real_casa_demo
 
-    build = run_pipeline_demo if args.pipeline else run_demo
-    result = build(Path(args.dir), Mode.parse(args.mode), _progress(args))
+    if args.pi_script and not args.casa:
+        raise UsageError("--pi-script goes with --casa (the other demos package without running it)")
+    if args.casa:
+        result = run_real_casa_demo(Path(args.dir), args.pi_script, lambda text: say(args, text))
+    else:
+        build = run_pipeline_demo if args.pipeline else run_demo
+        result = build(Path(args.dir), Mode.parse(args.mode), _progress(args))
     if args.json:
         emit_json(command_of(args), result)
     else:
         out(args, result["text"])
-    return EXIT_OK
+    return EXIT_OK if result.get("ok", True) else EXIT_VERIFY_FAILED
 
 
 # -- delivery -------------------------------------------------------------------------------

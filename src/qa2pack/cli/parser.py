@@ -37,8 +37,8 @@ EXAMPLES = {
   qa2pack config --config rules.toml --json""",
     "demo": """\
   qa2pack demo                              # builds ./qa2pack-demo and packages it (fake mode)
-  qa2pack demo /tmp/demo --mode hard
-  qa2pack demo /tmp/pipeline-demo --pipeline           # stage and package a pipeline run""",
+  qa2pack demo /tmp/pipeline-demo --pipeline           # stage and package a pipeline run
+  qa2pack demo /tmp/casa-demo --casa --pi-script scriptForPI.py   # real CASA, restored by scriptForPI.py""",
     "tarsplit": """\
   qa2pack tarsplit 2019.1.01234.S                       # uids from the folders or the staged PPR
   qa2pack tarsplit 2011.0.00229.S --mous-uid uid://A001/X1284/X1ef2 --max-size 20GB
@@ -258,8 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
                "FITS image) in DIR and package it (fake mode by default).")
     sub.add_argument("dir", nargs="?", default="qa2pack-demo", help="where to build it (default ./qa2pack-demo)")
     sub.add_argument("--mode", default="fake", help="packaging mode for the demo (default fake)")
-    sub.add_argument("--pipeline", action="store_true",
-                     help="a pipeline run instead (current product names, a multi-EB session): staged, then packaged")
+    kind = sub.add_mutually_exclusive_group()
+    kind.add_argument("--pipeline", action="store_true",
+                      help="a pipeline run instead (current product names, a multi-EB session): staged, then packaged")
+    kind.add_argument("--casa", action="store_true",
+                      help="a real reduction with CASA's pip packages (extra [casa]): simulate, calibrate, image, "
+                           "package, deliver, restore, run scriptForPI.py, compare")
+    sub.add_argument("--pi-script", type=Path, metavar="F",
+                     help="with --casa: the scriptForPI.py to deliver and run on the restored data")
     _add_output(sub)
     sub.set_defaults(run=commands.cmd_demo)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InputError, VerifyFailed, note_writing
+from ..core.errors import InputError, LockBusyError, VerifyFailed, note_writing
 from ..formats.manifest import manifest_path, md5sum_line
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress
@@ -50,7 +50,11 @@ def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_o
             wait: bool = False) -> DeliveryReport:
     """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST (held exclusively)."""
     packpath, dest = Path(packpath), Path(dest)
-    _refusals(packpath, dest, fake_ok, naming)  # before a lock file is made (and again under the lock)
+    try:
+        _refusals(packpath, dest, fake_ok, naming)  # before a lock file is made (and again under the lock)
+    except LockBusyError:  # a package run is writing it: wait for it, if told to
+        if not wait:
+            raise
     with RunLock([Want(packpath, exclusive=False), Want(dest, exclusive=True)], "deliver", wait,
                  on_wait=log.warning):
         return _deliver(packpath, dest, max_size, fake_ok, progress or SilentProgress(), naming)

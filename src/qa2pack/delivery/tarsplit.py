@@ -19,11 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from ..core.errors import ExecutionError, InputError, UsageError, note_writing
+from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
 from ..core.naming import matches
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest
-from ..run.lock import RunLock, Want
+from ..run.lock import RunLock, Want, writer_holding
 from ..run.progress import Progress, SilentProgress
 from .layout import (
     AUXILIARY_PATTERNS,
@@ -286,6 +286,9 @@ def find_units(packpath: Path, naming: DeliveryNaming = DEFAULT_NAMING) -> tuple
     if not packpath.is_dir():
         raise InputError(f"not a package folder: {packpath}")
     if (packpath / MARKER).exists():
+        holder = writer_holding(packpath)
+        if holder:
+            raise LockBusyError(f"{packpath} is in use by {holder}; wait for it to finish, or pass --wait")
         raise InputError(f"{packpath} is an incomplete package ({MARKER} is present); run package again first")
     if not science_goals(packpath):
         raise InputError(f"{packpath} holds no package (no sg_ouss_id or science_goal.* folder)")
@@ -453,7 +456,11 @@ def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, mem
     The package is held shared (no run may change it meanwhile) and the output folder exclusively.
     """
     packpath = Path(packpath)
-    select_units(packpath, naming, members)  # every refusal before a lock file is made (and again under the lock)
+    try:
+        select_units(packpath, naming, members)  # every refusal before a lock file is made (and again under the lock)
+    except LockBusyError:  # a package run is writing it: wait for it, if told to
+        if not wait:
+            raise
     with RunLock([Want(packpath, exclusive=False), Want(Path(output), exclusive=True)], "tarsplit", wait,
                  on_wait=log.warning):
         return _split(packpath, Path(output), max_size, members, progress or SilentProgress(), naming)

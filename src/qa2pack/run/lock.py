@@ -126,6 +126,28 @@ def _holder(path: Path, patience: float = 1.0) -> str:
         time.sleep(0.02)
 
 
+def writer_holding(target: Path) -> str | None:
+    """Name the run writing ``target`` now, without taking or making a lock (None when no run writes it).
+
+    For refusals made before a run takes its locks: a package that looks half made because
+    another run is making it is in use, not broken.
+    """
+    path = lock_path(Path(os.path.abspath(target)))
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return _holder(path) if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN) else None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _process(pid: int) -> str:
     """Describe a process of this host by its command line and start time (from /proc)."""
     try:
