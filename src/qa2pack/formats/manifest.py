@@ -15,13 +15,15 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import hashlib
 
 from ..core.errors import InputError
 from .atomic import escape_fields, unescape_field, write_atomic
+
+T = TypeVar("T")
 
 CHUNK = 1 << 20
 MANIFEST_MAGIC = "# qa2pack manifest 1"
@@ -36,11 +38,22 @@ def new_md5() -> hashlib._Hash:
     return hashlib.md5()  # noqa: S324 (Python 3.8: a fixity check, as above)
 
 
+_BUFFERS = threading.local()
+
+
+def read_buffer() -> tuple[bytearray, memoryview]:
+    """Return the calling thread's 1 MiB read buffer (made once: zeroing one costs more than hashing a small file)."""
+    found: tuple[bytearray, memoryview] | None = getattr(_BUFFERS, "buffer", None)
+    if found is None:
+        buf = bytearray(CHUNK)
+        found = _BUFFERS.buffer = (buf, memoryview(buf))
+    return found
+
+
 def md5_file(path: str | Path) -> str:
     """Return the md5 of a file, read in 1 MiB chunks."""
     digest = new_md5()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    buf, view = read_buffer()
     with open(path, "rb", buffering=0) as handle:
         while n := handle.readinto(buf):
             digest.update(view[:n])
@@ -67,8 +80,7 @@ def copy_with_md5(src: str, dst: str) -> tuple[str, int]:
     :class:`SourceChanged` and leaves no ``dst``: the copy would not be any one version of it.
     """
     digest = new_md5()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    buf, view = read_buffer()
     read = 0
     with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
         before = os.fstat(fin.fileno())
@@ -88,8 +100,7 @@ def copy_with_md5(src: str, dst: str) -> tuple[str, int]:
 def stable_md5(path: str) -> tuple[str, int]:
     """Return (md5, size) of a file read once, raising :class:`SourceChanged` if it changed meanwhile."""
     digest = new_md5()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    buf, view = read_buffer()
     read = 0
     with open(path, "rb", buffering=0) as handle:
         before = os.fstat(handle.fileno())
@@ -274,35 +285,47 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
-    """Return {key: (md5, size)}; a file that changed while read is read once more, then :class:`SourceChanged`."""
+def _chunks(pairs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
+    """Split the files into runs for the threads: a task per file costs more than hashing a small one."""
+    size = min(256, max(1, len(pairs) // (8 * max(1, workers))))
+    return [pairs[start:start + size] for start in range(0, len(pairs), size)]
+
+
+def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int,
+                    hash_one: Callable[[str], T]) -> dict[str, T]:
+    """Return {key: hash_one(path)}, runs of files on ``workers`` threads (I/O releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    pairs = list(paths)
+    def run(chunk: list[tuple[str, str]]) -> list[tuple[str, T]]:
+        return [(key, hash_one(path)) for key, path in chunk]
 
-    def one(pair: tuple[str, str]) -> tuple[str, int]:
-        try:
-            return stable_md5(pair[1])
-        except SourceChanged:
-            return stable_md5(pair[1])
-
+    results: dict[str, T] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return {key: result for (key, _), result in zip(pairs, pool.map(one, pairs))}
+        for done in pool.map(run, _chunks(list(paths), workers)):
+            results.update(done)
+    return results
+
+
+def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
+    """Return {key: (md5, size)}; a file that changed while read is read once more, then :class:`SourceChanged`."""
+
+    def one(path: str) -> tuple[str, int]:
+        try:
+            return stable_md5(path)
+        except SourceChanged:
+            return stable_md5(path)
+
+    return _hash_in_chunks(paths, workers, one)
 
 
 def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2,
                advance: Callable[[int, int], None] | None = None) -> dict[str, str]:
     """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (I/O releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
 
-    pairs = list(paths)
-
-    def one(pair: tuple[str, str]) -> str:
-        md5 = md5_file(pair[1])
+    def one(path: str) -> str:
+        md5 = md5_file(path)
         if advance is not None:
-            advance(1, os.path.getsize(pair[1]))
+            advance(1, os.path.getsize(path))
         return md5
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        digests = pool.map(one, pairs)
-        return {key: md5 for (key, _), md5 in zip(pairs, digests)}
+    return _hash_in_chunks(paths, workers, one)
