@@ -67,7 +67,7 @@ class DaskProcesses:
         return process
 
     def start_scheduler(self) -> str:
-        self._start("dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+        self._start("dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
                     "--scheduler-file", str(self.scheduler_file))
         wait_until(self.scheduler_file.exists, 60, "the scheduler to start")
         wait_until(lambda: "address" in self.scheduler_file.read_text(), 10, "the scheduler file")

@@ -178,6 +178,7 @@ def test_the_batch_table_of_the_configuration(tmp_path: Path) -> None:
 def test_slurm_and_htcondor_jobs_carry_the_site_settings() -> None:
     settings = BatchSettings(queue="long", account="alma", cores=4, memory="16GB", walltime="12:00:00", disk="50GB")
     assert jobqueue_options("slurm", settings) == {"cores": 4, "processes": 4, "memory": "16GB",
+                                                    "scheduler_options": {"dashboard_address": ":0"},
                                                     "walltime": "12:00:00", "queue": "long", "account": "alma"}
     with pytest.raises(UsageError, match="unknown cluster 'pbs'"):
         jobqueue_options("pbs", settings)

@@ -31,6 +31,9 @@ from .task import run_line
 CLUSTER_KINDS = ("slurm", "htcondor")
 INSTALL_HINT = "pip install 'qa2pack[batch]'"
 CONNECT_TIMEOUT = "10s"  # to a scheduler given by address
+# The scheduler's web server (dashboard, health) on a free port: older Dask versions start it on
+# 8787 even without a dashboard, so two batches on one machine would collide.
+NO_FIXED_PORT = ":0"
 _REFRESH_SECONDS = 0.5
 
 
@@ -238,7 +241,8 @@ def _distributed() -> Any:
 
 def jobqueue_options(kind: str, settings: BatchSettings) -> dict[str, Any]:
     """Return the dask-jobqueue arguments for a site: one worker process per core, one task at a time each."""
-    options: dict[str, Any] = {"cores": settings.cores, "processes": settings.cores, "memory": settings.memory}
+    options: dict[str, Any] = {"cores": settings.cores, "processes": settings.cores, "memory": settings.memory,
+                               "scheduler_options": {"dashboard_address": NO_FIXED_PORT}}
     if kind == "slurm":
         options["walltime"] = settings.walltime
         if settings.queue:
@@ -280,6 +284,6 @@ def open_client(where: Where) -> Iterator[Any]:
         cluster.scale(jobs=where.workers or where.settings.workers)
     else:
         cluster = distributed.LocalCluster(n_workers=where.local_workers(), threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=NO_FIXED_PORT)
     with cluster, distributed.Client(cluster) as client:
         yield client
