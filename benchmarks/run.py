@@ -40,6 +40,7 @@ from generate import make_tree  # noqa: E402
 from shapes import SHAPES  # noqa: E402
 
 QA2PACK = [sys.executable, "-m", "qa2pack"]
+FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor.py")]
 
 
 def timed(argv: list[str], cwd: Path, stdout: int | None = subprocess.DEVNULL) -> tuple[float, int]:
@@ -122,6 +123,10 @@ def compare(kind: str, sb: Path, work: Path, reps: int) -> dict[str, object]:
         if kind == "copy":
             peer.append(["find", str(peer_out), "-type", "f", "-exec", "md5sum", "{}", "+"])
         row = measure(reps, ours, peer, work, [package, peer_out])
+        if kind == "hard":  # the least any Python program does for it: walk, folders, links on two threads
+            floor_out = work / "floor"
+            _add_floor(row, measure(reps, FLOOR + ["link", str(sb), str(floor_out)], [peer[0]], work,
+                                    [floor_out, peer_out]))
     elif kind == "tarsplit":
         quiet(QA2PACK + ["package", str(sb), str(package), "--mode", "hard", "-q"])
         tars, peer_tar = work / "tars", work / "peer.tar"
@@ -136,10 +141,31 @@ def compare(kind: str, sb: Path, work: Path, reps: int) -> dict[str, object]:
             quiet(["find", ".", "-type", "f", "-exec", "md5sum", "{}", "+"], cwd=package, stdout=handle)
         row = measure(reps, QA2PACK + ["verify", str(package), "-q"],
                       [["md5sum", "-c", "--quiet", str(sums)]], package, [])
+        _add_floor(row, measure(reps, FLOOR + ["md5", str(sums)], [["md5sum", "-c", "--quiet", str(sums)]],
+                                package, []))
         clean(package, sums)
     row["target"] = TARGETS[kind]
     row["holds"] = bool(row["ratio"] <= TARGETS[kind])  # type: ignore[operator]
     return row
+
+
+def _add_floor(row: dict[str, object], floor: dict[str, float]) -> None:
+    row["floor_ratio"], row["floor_pair_min"], row["floor_pair_max"] = floor["ratio"], floor["pair_min"], floor["pair_max"]
+    row["floor_runs"], row["floor_peer_runs"] = floor["qa2pack_runs"], floor["peer_runs"]
+
+
+def compile_installed() -> None:
+    """Write the bytecode of the installed qa2pack, as ``pip install .`` does.
+
+    An editable install under PYTHONDONTWRITEBYTECODE would otherwise compile every module in
+    every timed run, which no installed tool does.
+    """
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("qa2pack")
+    if spec is not None and spec.origin is not None:
+        compileall.compile_dir(str(Path(spec.origin).parent), quiet=1)
 
 
 def run_shapes(names: list[str], work: Path, reps: int) -> dict[str, object]:
@@ -166,6 +192,7 @@ def run_inspect(sizes: list[int], work: Path, reps: int) -> dict[str, object]:
         tree = make_tree(work / f"inspect{size}", size, 0.0)
         files = count_files(tree)
         runs = [timed(QA2PACK + ["inspect", str(tree), "--json"], work)[0] for _ in range(reps)]
+        floor_runs = [timed(FLOOR + ["walk", str(tree)], work)[0] for _ in range(reps)]
         packed, peer_copy = work / f"P{size}", work / f"peer{size}"
         hard = measure(reps, QA2PACK + ["package", str(tree), str(packed), "--mode", "hard", "-q"],
                        [["cp", "-al", str(tree), str(peer_copy)]], work, [packed, peer_copy])
@@ -174,6 +201,8 @@ def run_inspect(sizes: list[int], work: Path, reps: int) -> dict[str, object]:
         scaling[str(size)] = {"files": files, "inspect_s": round(statistics.median(runs), 3),
                               "inspect_runs": [round(r, 3) for r in runs], "us_per_file": round(per_file, 2),
                               "inspect_holds": per_file <= INSPECT_US_PER_FILE, "hard": hard,
+                              "floor_us_per_file": round(statistics.median(floor_runs) / files * 1e6, 2),
+                              "floor_runs": [round(r, 3) for r in floor_runs],
                               "package_peak_mb": hard["qa2pack_peak_mb"], "memory_budget_mb": round(budget, 1),
                               "memory_holds": hard["qa2pack_peak_mb"] <= budget}  # type: ignore[operator]
         print(f"inspect {files}: {per_file:.1f} us/file; hard {hard['ratio']}; peak {hard['qa2pack_peak_mb']} MB "
@@ -202,24 +231,31 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
     lines = [f"Run of {results['date']} on {results['machine']['cpus']} cores, Python {results['machine']['python']}, "
              f"{results['reps']} alternated pairs per comparison: `{results['command']}`", "",
              "| shape | files | data | comparison | qa2pack (s) | peer (s) | ratio | pairs | target | holds | "
-             "peak MB |", "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | --- | ---: |"]
+             "peak MB | Python floor |", "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | --- |"]
     for name, shape in results["shapes"].items():
         for kind, row in shape["comparisons"].items():
+            floor = (f"{row['floor_ratio']} ({row['floor_pair_min']} to {row['floor_pair_max']})"
+                     if "floor_ratio" in row else "")
             lines.append(f"| {name} | {shape['files']:,} | {shape['bytes'] / 1e9:.2f} GB | {kind} vs {PEERS[kind]} | "
                          f"{row['qa2pack_s']} | {row['peer_s']} | {row['ratio']} | {row['pair_min']} to "
                          f"{row['pair_max']} | <= {row['target']} | {'yes' if row['holds'] else '**no**'} | "
-                         f"{row['qa2pack_peak_mb']} |")
+                         f"{row['qa2pack_peak_mb']} | {floor} |")
     lines += ["", "| shape | comparison | qa2pack, every repetition (s) | peer, every repetition (s) |",
               "| --- | --- | --- | --- |"]
     for name, shape in results["shapes"].items():
         for kind, row in shape["comparisons"].items():
             lines.append(f"| {name} | {kind} | {', '.join(map(str, row['qa2pack_runs']))} | "
                          f"{', '.join(map(str, row['peer_runs']))} |")
-    lines += ["", "| inspect | files | median (s) | per file | target | holds | package --mode hard peak MB | "
-              "budget MB | holds | hard / cp -al |", "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |"]
+            if "floor_runs" in row:
+                lines.append(f"| {name} | {kind}: Python floor (`floor.py`) | {', '.join(map(str, row['floor_runs']))} "
+                             f"| {', '.join(map(str, row['floor_peer_runs']))} |")
+    lines += ["", "| inspect | files | median (s) | per file | target | holds | Python floor (walk and stat) | "
+              "package --mode hard peak MB | budget MB | holds | hard / cp -al |",
+              "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |"]
     for size, row in results["inspect"].items():
         lines.append(f"| {int(size) // 1000}k | {row['files']:,} | {row['inspect_s']} | {row['us_per_file']} us | "
                      f"<= {INSPECT_US_PER_FILE} us | {'yes' if row['inspect_holds'] else '**no**'} | "
+                     f"{row['floor_us_per_file']} us | "
                      f"{row['package_peak_mb']} | {row['memory_budget_mb']} | "
                      f"{'yes' if row['memory_holds'] else '**no**'} | {row['hard']['ratio']} |")
     if results.get("memory"):
@@ -251,6 +287,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
         "reps": args.reps, "memory_files": args.memory_files,
     }
+    compile_installed()
     try:
         results["shapes"] = run_shapes([s for s in args.shapes.split(",") if s], work, args.reps)
         results["inspect"] = run_inspect([int(s) for s in args.inspect.split(",") if s], work, args.reps)

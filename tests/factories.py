@@ -7,6 +7,7 @@ Values: ``@ms``, ``@cal`` (CASA >= 3.4 caltable), ``@calold`` (CAL_DESC caltable
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tarfile
@@ -99,3 +100,17 @@ def write_tar(path: Path, members: list[TarMember], fmt: int = tarfile.PAX_FORMA
             else:
                 tar.addfile(member)
     return path
+
+
+def refuse_first_link(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Make the next ``os.link`` fail as on a file system that allows fewer links per inode than asked."""
+    real_link = os.link
+    calls = {"n": 0}
+
+    def limited(src, dst, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.EMLINK, "Too many links")
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", limited)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import SB3, eb, project229_setup3, tree_listing
+from factories import SB3, eb, project229_setup3, refuse_first_link, tree_listing
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.delivery.verify import verify_package
 from qa2pack.formats.manifest import read_manifest
@@ -176,7 +176,6 @@ def test_fake_files_share_empty_inodes_and_leave_no_helper_behind(sb3: Path, tmp
 
 
 def test_empty_inodes_start_a_new_source_when_one_is_full(tmp_path: Path, monkeypatch) -> None:
-    import errno
 
     from qa2pack.run.execute import EmptyInodes
 
@@ -185,16 +184,7 @@ def test_empty_inodes_start_a_new_source_when_one_is_full(tmp_path: Path, monkey
     for n in range(7):
         empty.link("", str(tmp_path / f"f{n}"))
     assert recorded == [".qa2pack-empty-0", ".qa2pack-empty-1", ".qa2pack-empty-2"]
-    real_link = os.link
-    calls = {"n": 0}
-
-    def limited(src, dst, *args, **kwargs):  # a file system that allows fewer links than asked
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise OSError(errno.EMLINK, "Too many links")
-        return real_link(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(os, "link", limited)
+    refuse_first_link(monkeypatch)
     empty.link("", str(tmp_path / "g"))
     assert recorded[-1] == ".qa2pack-empty-3"
     empty.remove_sources()

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.config import load_config
 from ..core.errors import EXIT_FAILED_MIDRUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
@@ -17,8 +18,11 @@ from ..core.model import Append, Mode, Style
 from ..core.naming import normalize_uid
 from ..core.options import PackageOptions
 from ..delivery.layout import OusUids
-from ..delivery.uids import DeliveryNaming
 from ..run.progress import counted, make_progress
+
+if TYPE_CHECKING:  # the pipeline readers it needs are loaded only by the commands that name tars
+    from ..delivery.uids import DeliveryNaming
+
 from .render import (
     command_of,
     emit_json,
@@ -74,7 +78,7 @@ def options_from_args(args: argparse.Namespace) -> PackageOptions:
 
 def naming_from_args(args: argparse.Namespace) -> DeliveryNaming:
     """Turn ``--mous-uid``, ``--uid-map``, ``--placeholder-names`` and ``--any-project-name`` into naming rules."""
-    from ..delivery.uids import read_uid_map
+    from ..delivery.uids import DeliveryNaming, read_uid_map
 
     return DeliveryNaming(
         mous_uid=normalize_uid(args.mous_uid) if args.mous_uid else None,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from operator import itemgetter
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
 
@@ -219,15 +220,18 @@ class Action:
     parts: tuple[Action, ...] = ()  # the actions packed into an archive
     link_target: str | None = None
     origin_root: Path | None = None  # where source lives when it is not in origpath (PI script)
+    # Bytes this action puts into the package (an archive counts its parts uncompressed); summed
+    # once here, as planning, progress and the report all ask for it.
+    size: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def size(self) -> int:
-        """Bytes this action puts into the package (an archive counts its parts uncompressed)."""
+    def __post_init__(self) -> None:
         if self.op is Op.TEXT:
-            return len((self.text or "").encode())
-        if self.op is Op.ARCHIVE:
-            return sum(part.size for part in self.parts)
-        return sum(size for _, size in self.files)
+            size = len((self.text or "").encode())
+        elif self.op is Op.ARCHIVE:
+            size = sum(part.size for part in self.parts)
+        else:
+            size = sum(map(itemgetter(1), self.files))
+        object.__setattr__(self, "size", size)
 
     @property
     def is_tree(self) -> bool:

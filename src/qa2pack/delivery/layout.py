@@ -193,6 +193,12 @@ def member_of(rel: str) -> str | None:
     return None
 
 
+def members_of(rels: Iterable[str]) -> set[str]:
+    """Return the member folders that hold any of ``rels`` (each folder judged once, not each file)."""
+    prefixes = {"/".join(rel.split("/", 3)[:3]) for rel in rels if rel.count("/") >= 2}
+    return {prefix for prefix in prefixes if level_of(prefix.split("/")) == 2}
+
+
 def package_folder_of(rel: str) -> str | None:
     """Return the member's package folder (``calibration``, ``qa`` ...) of a path inside it, if any."""
     parts = rel.split("/")

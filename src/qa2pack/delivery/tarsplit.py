@@ -418,21 +418,23 @@ def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | Non
 def _copy_data(entry: TarEntry, writer: HashingWriter) -> None:
     """Copy exactly the listed bytes of a file, or raise SourceChanged if it is not the file listed."""
     try:
-        handle = open(entry.source, "rb")  # noqa: SIM115 - closed below, after the last check
+        fd = os.open(entry.source, os.O_RDONLY)  # not open(): a file object costs more than a small file's data
     except FileNotFoundError:
         raise SourceChanged(entry.source, "vanished") from None
-    with handle:
-        before = os.fstat(handle.fileno())
+    try:
+        before = os.fstat(fd)
         if before.st_size != entry.size or int(before.st_mtime) != entry.mtime:
             raise SourceChanged(entry.source, "changed (size or modification time)")
         remaining = entry.size
         while remaining:
-            chunk = handle.read(min(remaining, _COPY_CHUNK))
+            chunk = os.read(fd, min(remaining, _COPY_CHUNK))
             if not chunk:
                 raise SourceChanged(entry.source, "became shorter")
             writer.write(chunk)
             remaining -= len(chunk)
-        after = os.fstat(handle.fileno())
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise SourceChanged(entry.source, "changed")
     writer.write(bytes(-entry.size % BLOCK))

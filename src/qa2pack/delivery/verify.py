@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import tarfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -44,6 +43,7 @@ from .layout import (
     is_project_code,
     is_readme,
     member_of,
+    members_of,
     package_folder_of,
     position_of,
     science_goals,
@@ -177,25 +177,25 @@ class VerifyReport:
 
 
 def view_from_folder(packpath: Path) -> PackageView:
-    """Walk a package folder (one lstat per entry); READMEs are read, data are not."""
+    """Walk a package folder (the listing's file types, one stat per file for its size); READMEs are read, data are not."""
     if not packpath.is_dir():
         raise InputError(f"not a package folder: {packpath}")
     view = PackageView(packpath.name)
-    for dirpath, dirnames, filenames in os.walk(packpath):
-        rel_dir = os.path.relpath(dirpath, packpath).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
-            st = os.lstat(full)
-            rel = prefix + name
-            if stat.S_ISLNK(st.st_mode):
-                view.links.append(rel)
-            elif stat.S_ISDIR(st.st_mode):
-                view.dirs.add(rel)
-            else:
-                view.files[rel] = st.st_size
-                if is_readme(rel):
-                    view.readmes[rel.rsplit("/", 1)[0]] = Path(full).read_text(encoding="utf-8", errors="replace")
+    folders = [(str(packpath), "")]
+    while folders:
+        path, prefix = folders.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_symlink():
+                    view.links.append(rel)
+                elif entry.is_dir(follow_symlinks=False):
+                    view.dirs.add(rel)
+                    folders.append((entry.path, rel + "/"))
+                else:
+                    view.files[rel] = entry.stat(follow_symlinks=False).st_size
+                    if is_readme(rel):
+                        view.readmes[rel.rsplit("/", 1)[0]] = Path(entry.path).read_text(encoding="utf-8", errors="replace")
     return view
 
 
@@ -458,10 +458,11 @@ def _verify_package(packpath: Path, manifest: Path | None, config: Config, check
     if not view.files and loaded is None:
         raise InputError(f"{packpath} holds no files and has no manifest: not a package, nothing to verify")
     if loaded is not None and checksums and sizes:
-        wanted = [(rel, str(packpath / rel)) for rel, (_, md5) in loaded.entries.items() if md5 and rel in view.files]
+        root = str(packpath)
+        wanted = [(rel, f"{root}/{rel}") for rel, (_, md5) in loaded.entries.items() if md5 and rel in view.files]
         progress = progress or SilentProgress()
         progress.start(f"verify: md5 of {packpath.name}", sum(view.files[r] for r, _ in wanted), len(wanted))
-        view.md5 = hash_files(wanted, workers=2, advance=progress.advance)
+        view.md5 = hash_files(wanted, workers=2, advance=progress.advance, sizes=view.files)
         progress.finish()
     _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
     return report
@@ -477,8 +478,7 @@ def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | No
         problems, compared = check_against_manifest(view, manifest, sizes=sizes)
         report.problems += problems
         report.checksums += compared
-        held = {member_of(rel) for rel in view.files}
-        report.absent_members = {m for rel in manifest.entries if (m := member_of(rel)) and m not in held}
+        report.absent_members = members_of(manifest.entries) - members_of(view.files)
     report.problems += check_readmes(view)
     archive_problems, notes = check_archive_readmes(view)
     report.problems += archive_problems

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.errors import InputError
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary name in the same folder, then rename."""
+def write_atomic(path: Path, data: str | bytes | Iterable[str]) -> None:
+    """Write ``data`` (or text in pieces) to ``path`` through a temporary name in the same folder, then rename."""
     tmp = path.with_name(path.name + ".tmp")
     if isinstance(data, str):
         tmp.write_text(data, encoding="utf-8")
-    else:
+    elif isinstance(data, bytes):
         tmp.write_bytes(data)
+    else:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.writelines(data)
     os.replace(tmp, path)
 
 

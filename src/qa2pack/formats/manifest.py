@@ -12,18 +12,17 @@ import queue
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, Optional, Tuple
 
 if TYPE_CHECKING:
     import hashlib
 
 from ..core.errors import InputError
 from .atomic import escape_fields, unescape_field, write_atomic
-
-T = TypeVar("T")
 
 CHUNK = 1 << 20
 MANIFEST_MAGIC = "# qa2pack manifest 1"
@@ -50,14 +49,29 @@ def read_buffer() -> tuple[bytearray, memoryview]:
     return found
 
 
-def md5_file(path: str | Path) -> str:
-    """Return the md5 of a file, read in 1 MiB chunks."""
+def _md5_of_fd(fd: int) -> tuple[str, int]:
+    """Return (md5, bytes read) of an open file, read to its end through this thread's buffer."""
     digest = new_md5()
     buf, view = read_buffer()
-    with open(path, "rb", buffering=0) as handle:
-        while n := handle.readinto(buf):
-            digest.update(view[:n])
-    return digest.hexdigest()
+    read = 0
+    while n := os.readv(fd, (buf,)):
+        digest.update(view[:n])
+        read += n
+    return digest.hexdigest(), read
+
+
+def _md5_and_size(path: str | Path) -> tuple[str, int]:
+    # os.open, not open(): a file object costs more than hashing a small file
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _md5_of_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def md5_file(path: str | Path) -> str:
+    """Return the md5 of a file, read in 1 MiB chunks."""
+    return _md5_and_size(path)[0]
 
 
 class SourceChanged(Exception):
@@ -99,18 +113,16 @@ def copy_with_md5(src: str, dst: str) -> tuple[str, int]:
 
 def stable_md5(path: str) -> tuple[str, int]:
     """Return (md5, size) of a file read once, raising :class:`SourceChanged` if it changed meanwhile."""
-    digest = new_md5()
-    buf, view = read_buffer()
-    read = 0
-    with open(path, "rb", buffering=0) as handle:
-        before = os.fstat(handle.fileno())
-        while n := handle.readinto(buf):
-            digest.update(view[:n])
-            read += n
-        after = os.fstat(handle.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        before = os.fstat(fd)
+        md5, read = _md5_of_fd(fd)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
     if not _unchanged(before, after, read):
         raise SourceChanged(path)
-    return digest.hexdigest(), read
+    return md5, read
 
 
 class HashingWriter:
@@ -248,16 +260,32 @@ def manifest_path(packpath: Path) -> Path:
     return packpath.parent / f"{packpath.name}.manifest.tsv"
 
 
-def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]], meta: Mapping[str, str]) -> None:
-    """Write the manifest atomically (temporary name, then rename)."""
-    lines = [MANIFEST_MAGIC + "\n"]
-    lines += [f"# {key}: {value}\n" for key, value in meta.items()]
-    lines.append("# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n")
-    paths = sorted(entries)
-    for rel, field_text in zip(paths, escape_fields(paths)):
-        size, md5 = entries[rel]
-        lines.append(f"{md5 or '-'}\t{size}\t{field_text}\n")
-    write_atomic(path, "".join(lines))
+Row = Tuple[str, int, Optional[str]]  # (package-relative path, size, md5 or None)
+
+
+def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]] | Iterable[Row],
+                   meta: Mapping[str, str]) -> None:
+    """Write the manifest atomically (temporary name, then rename).
+
+    ``entries`` maps paths to (size, md5), or is rows already in path order, written as they
+    come: a package of many files is never held as one text.
+    """
+    rows: Iterable[Row]
+    if isinstance(entries, Mapping):
+        mapping = entries
+        rows = ((rel, *mapping[rel]) for rel in sorted(mapping))
+    else:
+        rows = entries
+    head = [MANIFEST_MAGIC + "\n", *(f"# {key}: {value}\n" for key, value in meta.items()),
+            "# md5<TAB>size<TAB>path; md5 '-' means not computed in this mode\n"]
+    write_atomic(path, chain(["".join(head)], _manifest_lines(rows)))
+
+
+def _manifest_lines(rows: Iterable[Row], batch: int = 4096) -> Iterator[str]:
+    rows = iter(rows)
+    while chunk := list(islice(rows, batch)):
+        paths = escape_fields([rel for rel, _, _ in chunk])
+        yield "".join(f"{md5 or '-'}\t{size}\t{text}\n" for text, (_, size, md5) in zip(paths, chunk))
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -285,23 +313,48 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def _chunks(pairs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
-    """Split the files into runs for the threads: a task per file costs more than hashing a small one."""
+def _chunks(pairs: list[tuple[str, str]], workers: int,
+            sizes: Mapping[str, int] | None = None) -> list[list[tuple[str, str]]]:
+    """Split the files into runs for the threads: a task per file costs more than hashing a small one.
+
+    With the sizes known, a run also ends at 32 MB, so that big files are shared out as well
+    and no thread is left hashing a run of them at the end.
+    """
     size = min(256, max(1, len(pairs) // (8 * max(1, workers))))
-    return [pairs[start:start + size] for start in range(0, len(pairs), size)]
+    if sizes is None:
+        return [pairs[start:start + size] for start in range(0, len(pairs), size)]
+    chunks: list[list[tuple[str, str]]] = [[]]
+    nbytes = 0
+    for pair in pairs:
+        if len(chunks[-1]) >= size or nbytes >= _RUN_BYTES:
+            chunks.append([])
+            nbytes = 0
+        chunks[-1].append(pair)
+        nbytes += sizes.get(pair[0], 0)
+    return chunks if chunks[0] else []
 
 
-def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int,
-                    hash_one: Callable[[str], T]) -> dict[str, T]:
-    """Return {key: hash_one(path)}, runs of files on ``workers`` threads (I/O releases the GIL)."""
+_RUN_BYTES = 32 << 20
+
+
+def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Callable[[str], tuple[str, int]],
+                    advance: Callable[[int, int], None] | None = None,
+                    sizes: Mapping[str, int] | None = None) -> dict[str, tuple[str, int]]:
+    """Return {key: hash_one(path)}, runs of files on ``workers`` threads (I/O and md5 release the GIL).
+
+    Progress is told once per run of files, not per file.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    def run(chunk: list[tuple[str, str]]) -> list[tuple[str, T]]:
-        return [(key, hash_one(path)) for key, path in chunk]
+    def run(chunk: list[tuple[str, str]]) -> list[tuple[str, tuple[str, int]]]:
+        done = [(key, hash_one(path)) for key, path in chunk]
+        if advance is not None:
+            advance(len(done), sum(size for _, (_, size) in done))
+        return done
 
-    results: dict[str, T] = {}
+    results: dict[str, tuple[str, int]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done in pool.map(run, _chunks(list(paths), workers)):
+        for done in pool.map(run, _chunks(list(paths), workers, sizes)):
             results.update(done)
     return results
 
@@ -318,14 +371,7 @@ def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dic
     return _hash_in_chunks(paths, workers, one)
 
 
-def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2,
-               advance: Callable[[int, int], None] | None = None) -> dict[str, str]:
-    """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (I/O releases the GIL)."""
-
-    def one(path: str) -> str:
-        md5 = md5_file(path)
-        if advance is not None:
-            advance(1, os.path.getsize(path))
-        return md5
-
-    return _hash_in_chunks(paths, workers, one)
+def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2, advance: Callable[[int, int], None] | None = None,
+               sizes: Mapping[str, int] | None = None) -> dict[str, str]:
+    """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (``sizes`` by key, if known)."""
+    return {key: md5 for key, (md5, _) in _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes).items()}

@@ -6,6 +6,7 @@ import fnmatch
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -137,6 +138,13 @@ def _packaged_names(actions: Iterable[Action]) -> Iterator[str]:
         yield from (f"{action.source}/{name}" for name, _ in action.files if name)
 
 
+def _printable(action: Action) -> bool:
+    if action.source is None:
+        return True
+    return (action.source.isprintable() and "".join(action.dirs).isprintable()
+            and "".join(map(itemgetter(0), action.files)).isprintable())
+
+
 def describe_name(path: str) -> str:
     """Show a path as its bytes would read (escapes for what is not printable or not UTF-8)."""
     raw = os.fsencode(path)
@@ -154,9 +162,10 @@ def refuse_undeliverable_names(actions: Iterable[Action]) -> None:
     line-by-line reading of both; bytes that are not UTF-8 cannot be written into a README or
     a tar's UTF-8 names.  Every such name is listed, so they can be renamed in one go.
     """
-    names = list(_packaged_names(actions))
-    if "/".join(names).isprintable():  # the common case: one pass over all names
+    actions = list(actions)
+    if all(_printable(action) for action in flatten(actions)):  # the common case: joined names, no loop per file
         return
+    names = list(_packaged_names(actions))
     bad = sorted({name for name in names if not name.isprintable()})
     shown = "; ".join(describe_name(name) for name in bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10
                                                                     else "")

@@ -2,8 +2,10 @@
 
 Order of work: the marker goes in first (``journal``), an old package is moved back and
 removed if it is being replaced, then folders are made, files transferred (copies on
-several threads), archives and READMEs written, and the marker removed last.  Any failure
-leaves the marker, so the partial package is visible and the next run rolls it back.
+several threads; links a folder at a time, each thread in its own folders, with results
+kept as the plan's batches rather than one per file), archives and READMEs written, and the
+marker removed last.  Any failure leaves the marker, so the partial package is visible and
+the next run rolls it back.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from operator import itemgetter
 from pathlib import Path, PurePosixPath
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
 from ..core.model import Action, Append, Mode, Op, Plan
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
-from ..formats.manifest import HashingWriter, SourceChanged, copy_with_md5, hash_files_steady, new_md5
+from ..formats.manifest import HashingWriter, Row, SourceChanged, copy_with_md5, hash_files_steady, new_md5
 from .journal import Journal, moves_count, undo_moves
 from .progress import Progress, SilentProgress
 
@@ -55,6 +58,35 @@ def hard_link(src: str, dst: str) -> tuple[str | None, int | None]:
     return NOT_READ
 
 
+def _dir_fd(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _failed(exc: OSError, src_dir: str, dst_dir: str, name: str, mode: str) -> Exception:
+    """Name a failed file of a folder's batch by its full paths, as a per-file transfer would."""
+    if exc.errno == errno.EXDEV:
+        return CrossDeviceError(Path(src_dir, name), Path(dst_dir, name), mode)
+    return OSError(exc.errno, exc.strerror, os.path.join(src_dir, name), None, os.path.join(dst_dir, name))
+
+
+def hard_link_names(src_dir: str, dst_dir: str, names: Sequence[str], abort: threading.Event) -> None:
+    """Hard-link many files of one folder: names resolved from open folders, not whole paths, per file."""
+    src_fd, dst_fd = _dir_fd(src_dir), _dir_fd(dst_dir)
+    link = os.link
+    try:
+        for start in range(0, len(names), _ABORT_EVERY):
+            if abort.is_set():
+                return
+            for name in names[start:start + _ABORT_EVERY]:
+                try:
+                    link(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+                except OSError as exc:
+                    raise _failed(exc, src_dir, dst_dir, name, "hard") from None
+    finally:
+        os.close(src_fd)
+        os.close(dst_fd)
+
+
 def copy_file(src: str, dst: str) -> tuple[str | None, int | None]:
     """Copy with timestamps, hashing on the way (one read)."""
     return copy_with_md5(src, dst)
@@ -80,11 +112,7 @@ class EmptyInodes:
     def _source(self) -> str:
         with self._lock:
             if self._count >= self.per_inode:
-                name = f".qa2pack-empty-{len(self.sources)}"
-                self.record(name)
-                self.sources.append(str(self.folder / name))
-                fake_file("", self.sources[-1])
-                self._count = 0
+                self._source_unlocked()
             self._count += 1
             return self.sources[-1]
 
@@ -102,6 +130,43 @@ class EmptyInodes:
             return self.link(src, dst)
         return NOT_READ
 
+    def _reserve(self, wanted: int) -> tuple[str, int]:
+        """Return the current shared empty file and how many of ``wanted`` links it may still take."""
+        with self._lock:
+            if self._count >= self.per_inode:
+                self._source_unlocked()
+            granted = min(wanted, self.per_inode - self._count)
+            self._count += granted
+            return self.sources[-1], granted
+
+    def _source_unlocked(self) -> None:
+        name = f".qa2pack-empty-{len(self.sources)}"
+        self.record(name)
+        self.sources.append(str(self.folder / name))
+        fake_file("", self.sources[-1])
+        self._count = 0
+
+    def link_names(self, src_dir: str, dst_dir: str, names: Sequence[str], abort: threading.Event) -> None:
+        """Make many empty files of one folder, as links from the open folder (see :meth:`link`)."""
+        dst_fd = _dir_fd(dst_dir)
+        try:
+            done = 0
+            while done < len(names) and not abort.is_set():
+                source, granted = self._reserve(min(_ABORT_EVERY, len(names) - done))
+                for name in names[done:done + granted]:
+                    try:
+                        os.link(source, name, dst_dir_fd=dst_fd)
+                    except OSError as exc:
+                        if exc.errno != errno.EMLINK:
+                            raise _failed(exc, src_dir, dst_dir, name, "fake") from None
+                        with self._lock:
+                            if self.sources[-1] == source:
+                                self._count = self.per_inode  # fewer links allowed here: start a new one
+                        break
+                    done += 1
+        finally:
+            os.close(dst_fd)
+
     def remove_sources(self) -> None:
         """Remove the shared empty files (the package's files keep their inodes)."""
         for source in self.sources:
@@ -116,11 +181,24 @@ THREADS: dict[Mode, int] = {Mode.COPY: 4, Mode.MANIMGONLY: 4, Mode.HARD: 2, Mode
 FOLDER_THREADS = 4
 _CHUNK_FILES = 512
 _CHUNK_BYTES = 256 << 20
+_FOLDER_FILES = 16384  # a folder's links in tasks this big: its folder lock stays with one thread
+_ABORT_EVERY = 256  # files between two looks at the abort flag
 
 Done = List[Tuple[str, int, Optional[str]]]  # (package-relative path, size, md5)
+BatchTransfer = Callable[[str, str, List[str], threading.Event], None]
 
 
-def run_tasks(tasks: Iterator[Callable[[], Done]], workers: int, abort: threading.Event) -> Iterator[Done]:
+class Planned(NamedTuple):
+    """A batch of files transferred as planned (nothing read): the plan has their sizes."""
+
+    rel: str
+    files: Sequence[tuple[str, int]]
+
+
+Task = Callable[[], Union[Done, Planned]]
+
+
+def run_tasks(tasks: Iterator[Task], workers: int, abort: threading.Event) -> Iterator[Done | Planned]:
     """Run tasks on ``workers`` threads, at most a few queued at a time (memory stays flat).
 
     The first failure sets ``abort`` (tasks check it between files) and is raised once the
@@ -130,7 +208,7 @@ def run_tasks(tasks: Iterator[Callable[[], Done]], workers: int, abort: threadin
         for task in tasks:
             yield task()
         return
-    pending: deque[Future[Done]] = deque()
+    pending: deque[Future[Done | Planned]] = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             for task in tasks:
@@ -146,12 +224,53 @@ def run_tasks(tasks: Iterator[Callable[[], Done]], workers: int, abort: threadin
 
 @dataclass
 class ExecutionResult:
-    """What the executor did: the manifest entries and a few counts."""
+    """What the executor did: the manifest entries and a few counts.
+
+    Files linked as planned stay in their batches (``planned``), which share the plan's names
+    and sizes: a package of many files costs no object per file here.  Files read or written
+    one by one are in ``entries``.
+    """
 
     entries: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    planned: list[Planned] = field(default_factory=list)
     files: int = 0
     nbytes: int = 0
     moved_back: int = 0
+
+    def absorb_planned(self) -> None:
+        """Move the planned batches into ``entries`` (when every file needs an entry of its own).
+
+        An entry written later in the run (an archive, a README) wins over a planned file of the
+        same path, as it does on disk.
+        """
+        merged: dict[str, tuple[int, str | None]] = {}
+        for batch in self.planned:
+            prefix = batch.rel + "/"
+            merged.update((prefix + name, (size, None)) for name, size in batch.files)
+        merged.update(self.entries)
+        self.entries = merged
+        self.planned.clear()
+
+    def rows(self) -> Iterator[Row]:
+        """Yield (path, size, md5) of every file in path order, batches straight from the plan.
+
+        A batch's paths share its folder and are sorted, so it is one range of the order; only
+        if ranges overlap (never in a plan) is everything sorted together instead.
+        """
+        ranges: list[tuple[str, str, Planned | str]] = [
+            (f"{b.rel}/{b.files[0][0]}", f"{b.rel}/{b.files[-1][0]}", b) for b in self.planned if b.files]
+        ranges += [(rel, rel, rel) for rel in self.entries]
+        ranges.sort(key=itemgetter(0))
+        if any(earlier[1] >= later[0] for earlier, later in zip(ranges, ranges[1:])):
+            self.absorb_planned()
+            yield from ((rel, *self.entries[rel]) for rel in sorted(self.entries))
+            return
+        for _, _, item in ranges:
+            if isinstance(item, str):
+                yield (item, *self.entries[item])
+            else:
+                prefix = item.rel + "/"
+                yield from ((prefix + name, size, None) for name, size in item.files)
 
 
 class Executor:
@@ -239,7 +358,7 @@ class Executor:
 
         A folder costs a file system far more than a link (a new inode and block, often read
         cold), and folders in different parents are made in parallel by the kernel, so each
-        level runs on several threads; that is most of what makes ``hard`` beat ``cp -al``.
+        level runs on several threads.
         Folders in a member this run joins are made here first, one by one, so that the
         journal names exactly what this run adds.
         """
@@ -275,7 +394,28 @@ class Executor:
                 if not os.path.isdir(f"{root}/{rel}"):
                     raise
 
-    def _tasks(self, abort: threading.Event) -> Iterator[Callable[[], Done]]:
+    def _batch_for(self, transfer: Transfer) -> BatchTransfer | None:
+        """Return the per-folder form of a transfer that reads nothing (links), if it has one."""
+        if transfer is hard_link:
+            return hard_link_names
+        if transfer == self.empty.link:
+            return self.empty.link_names
+        return None
+
+    def _batches(self, action: Action, batch: BatchTransfer, src: str, dst: str, rel: str,
+                 abort: threading.Event) -> Iterator[Task]:
+        files = action.files
+        for start in range(0, len(files), _FOLDER_FILES):
+            chunk = files[start:start + _FOLDER_FILES]
+            yield partial(self._transfer_batch, batch, src, dst, rel, chunk, abort)
+
+    def _transfer_batch(self, batch: BatchTransfer, src: str, dst: str, rel: str,
+                        files: Sequence[tuple[str, int]], abort: threading.Event) -> Planned:
+        batch(src, dst, [name for name, _ in files], abort)
+        self.progress.advance(len(files), sum(size for _, size in files))
+        return Planned(rel, files)
+
+    def _tasks(self, abort: threading.Event) -> Iterator[Task]:
         """Yield each action's files in chunks to transfer (their folders are made already)."""
         for action in self.plan.actions:
             if action.op is not Op.TRANSFER:
@@ -290,6 +430,10 @@ class Executor:
                 yield partial(self._transfer_files, transfer, src, dst, rel, (("", action.size),), abort)
                 continue
             files = action.files
+            batch = self._batch_for(transfer)
+            if batch is not None:
+                yield from self._batches(action, batch, src, dst, rel, abort)
+                continue
             start, size = 0, 0
             for n, (_, file_size) in enumerate(files):
                 size += file_size
@@ -340,6 +484,9 @@ class Executor:
         entries = self.result.entries
         abort = threading.Event()
         for done in run_tasks(self._tasks(abort), THREADS.get(plan.mode, 1), abort):
+            if isinstance(done, Planned):
+                self.result.planned.append(done)
+                continue
             for rel, size, md5 in done:
                 entries[rel] = (size, md5)
         if plan.mode in (Mode.COPY, Mode.MANIMGONLY):
@@ -425,6 +572,7 @@ class Executor:
     def _checksums(self) -> None:
         if not self.plan.checksums or self.plan.mode not in (Mode.HARD, Mode.MOVE):
             return
+        self.result.absorb_planned()
         entries = self.result.entries
         todo = [(rel, self._abs(rel)) for rel, (_, md5) in entries.items() if md5 is None]
         try:
@@ -460,8 +608,10 @@ class Executor:
             raise
         finally:
             self.empty.remove_sources()
-        self.result.files = len(self.result.entries)
-        self.result.nbytes = sum(size for size, _ in self.result.entries.values())
+        planned = self.result.planned
+        self.result.files = len(self.result.entries) + sum(len(batch.files) for batch in planned)
+        self.result.nbytes = (sum(size for size, _ in self.result.entries.values())
+                              + sum(sum(map(itemgetter(1), batch.files)) for batch in planned))
         return self.result
 
     def _abandon(self) -> None:

@@ -31,7 +31,6 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -55,6 +54,12 @@ _NETWORK_FILE_SYSTEMS = ("nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "ceph
 # holders is -1 for an exclusive lock.
 _HELD: dict[str, tuple[int, str]] = {}
 _HELD_LOCK = threading.Lock()
+
+
+
+def _host() -> str:
+    """Return the machine's name, as ``socket.gethostname()`` does (without importing sockets on every run)."""
+    return os.uname().nodename
 
 
 def lock_path(target: Path) -> Path:
@@ -158,7 +163,7 @@ def _process(pid: int) -> str:
         with open("/proc/stat", encoding="utf-8") as handle:
             boot = int(next(line.split()[1] for line in handle if line.startswith("btime")))
     except (OSError, ValueError, IndexError, StopIteration):
-        return f"process {pid} on {socket.gethostname()}"
+        return f"process {pid} on {_host()}"
     started = datetime.fromtimestamp(boot + started_ticks / os.sysconf("SC_CLK_TCK")).isoformat(timespec="seconds")
     programs = [word.rsplit("/", 1)[-1] for word in words]
     if "qa2pack" in programs:  # the console script, or python -m qa2pack
@@ -166,7 +171,7 @@ def _process(pid: int) -> str:
         name = " ".join(["qa2pack"] + words[at + 1:at + 2])
     else:  # a program using qa2pack as a library
         name = " ".join(programs[:2]) or "?"
-    return f"'{name}' (process {pid} on {socket.gethostname()}, started {started})"
+    return f"'{name}' (process {pid} on {_host()}, started {started})"
 
 
 def _folder_holder(path: Path) -> str:
@@ -233,7 +238,7 @@ class RunLock:
         self.release()
 
     def _record(self, exclusive: bool) -> bytes:
-        return (json.dumps({"command": self.command, "pid": os.getpid(), "host": socket.gethostname(),
+        return (json.dumps({"command": self.command, "pid": os.getpid(), "host": _host(),
                             "started": datetime.now().isoformat(timespec="seconds"),
                             "mode": "exclusive" if exclusive else "shared"}) + "\n").encode()
 

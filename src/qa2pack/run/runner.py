@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -12,9 +13,9 @@ from .._version import __version__
 from ..core.errors import ExecutionError
 from ..core.model import Append, Plan
 from ..delivery.layout import MARKER
-from ..formats.manifest import manifest_path, read_manifest, write_manifest
+from ..formats.manifest import Row, manifest_path, read_manifest, write_manifest
 from ..scan.probe import walk_listing
-from .execute import Executor
+from .execute import ExecutionResult, Executor
 from .journal import roll_back
 from .progress import Progress, SilentProgress, counted
 from .report import RunReport
@@ -45,13 +46,13 @@ def _log_plan(plan: Plan, packpath: Path, account: RunLog) -> None:
         account.info("%d path(s) not packaged (listed in the log; 'qa2pack inspect' shows them too)", len(plan.skipped))
 
 
-def _manifest_entries(plan: Plan, packpath: Path, new: Entries) -> Entries:
-    """Return this run's entries, plus (when appending) the rest of the package as it was."""
+def _manifest_entries(plan: Plan, packpath: Path, result: ExecutionResult) -> Entries | Iterator[Row]:
+    """Return this run's files, plus (when appending) the rest of the package as it was."""
     if plan.append is Append.REPLACE:
-        return dict(new)
+        return result.rows()
     old_path = manifest_path(packpath)
     entries = dict(read_manifest(old_path).entries) if old_path.exists() else {}
-    entries.update(new)
+    entries.update((rel, (size, md5)) for rel, size, md5 in result.rows())
     on_disk = walk_listing(str(packpath), str(packpath))
     return {rel: entries.get(rel, (size, None)) for rel, is_dir, size in on_disk if not is_dir and rel != MARKER}
 
@@ -84,7 +85,7 @@ def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | N
         try:
             meta = {"package": pack.name, "mode": plan.mode.value, "created": started,
                     "origpath": str(plan.origpath), "qa2pack": __version__}
-            write_manifest(manifest_path(pack), _manifest_entries(plan, pack, result.entries), meta)
+            write_manifest(manifest_path(pack), _manifest_entries(plan, pack, result), meta)
             if with_ticket:
                 tar_path, zip_path = write_ticket(pack, list(plan.ticket), plan.size_text)
                 outputs.update(ticket_tar=str(tar_path), ticket_zip=str(zip_path))

@@ -49,13 +49,16 @@ class _Walker:
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         listing = _Listing([], [])
-        files, dirs = listing.files, listing.dirs
+        files, dirs, owners = listing.files, listing.dirs, self.owners
+        new_file = FileEntry._make
+        last_owner = (-1, -1)
         for entry in entries:  # most entries are plain files: they are tested first
             if entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
-                files.append(FileEntry(entry.name, st.st_size))
-                if (st.st_uid, st.st_dev) not in self.owners:
-                    self.owners[(st.st_uid, st.st_dev)] = entry.path
+                files.append(new_file((entry.name, st.st_size, None)))
+                if st.st_uid != last_owner[0] or st.st_dev != last_owner[1]:  # one dict look-up per change of owner
+                    last_owner = (st.st_uid, st.st_dev)
+                    owners.setdefault(last_owner, entry.path)
             elif entry.is_dir(follow_symlinks=False):
                 dirs.append((entry.name, entry.path, None))
             elif entry.is_symlink():
@@ -135,15 +138,16 @@ class _Walker:
     def _unit(self, name: str, rel: str, kind: Kind, table_type: str | None, listing: _Listing,
               real_rel: str | None) -> Unit:
         """List everything inside a unit (it is copied whole, so nothing in it is classified)."""
-        files: list[tuple[str, int]] = [(f.name, f.size) for f in listing.files]
+        files: list[tuple[str, int]] = [f[:2] for f in listing.files]
         dirs: list[str] = []
         stack = [(d[0], d[1]) for d in listing.dirs]
         while stack:
             inner, path = stack.pop()
             dirs.append(inner)
             sub = self.list_dir(path, f"{rel}/{inner}", None)
-            files.extend((f"{inner}/{f.name}", f.size) for f in sub.files)
-            stack.extend((f"{inner}/{d[0]}", d[1]) for d in sub.dirs)
+            prefix = inner + "/"
+            files.extend((prefix + name, size) for name, size, _ in sub.files)
+            stack.extend((prefix + d[0], d[1]) for d in sub.dirs)
         files.sort()
         dirs.sort()
         return Unit(name, rel, kind, tuple(files), tuple(dirs), table_type, real_rel)

@@ -1,0 +1,90 @@
+"""The least a Python program must do for the same job: the floor a Python tool cannot beat.
+
+    python benchmarks/floor.py link SRC DST     walk SRC once, make its folders, hard-link its files
+                                                (two threads, one folder's files per task)
+    python benchmarks/floor.py md5 SUMS         md5 of the files listed in an md5sum file, two threads,
+                                                compared with the listed sums
+    python benchmarks/floor.py walk ROOT        list every folder and stat every file (what inspect
+                                                must read), nothing else
+
+No checks, no plan, no manifest, no README, no lock: ``run.py`` times these beside qa2pack and the
+standard tool, so the published table shows how much of a gap is Python itself on that machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+
+def link_tree(src: str, dst: str) -> None:
+    folders: list[tuple[str, str, list[str]]] = []
+    stack = [(src, dst)]
+    while stack:
+        source, target = stack.pop()
+        os.mkdir(target)
+        names = []
+        with os.scandir(source) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, f"{target}/{entry.name}"))
+                else:
+                    names.append(entry.name)
+        folders.append((source, target, names))
+
+    def link(folder: tuple[str, str, list[str]]) -> None:
+        source, target, names = folder
+        for name in names:
+            os.link(f"{source}/{name}", f"{target}/{name}")
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(link, folders))
+
+
+def walk(root: str) -> int:
+    files = 0
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    entry.stat(follow_symlinks=False)
+                    files += 1
+    return files
+
+
+def check_sums(sums: str) -> int:
+    with open(sums, encoding="utf-8") as handle:
+        listed = [line.rstrip("\n").split("  ", 1) for line in handle if line.strip()]
+
+    def run(chunk: list[list[str]]) -> int:
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        bad = 0
+        for md5, path in chunk:
+            digest = hashlib.md5()
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                while n := os.readv(fd, (buf,)):
+                    digest.update(view[:n])
+            finally:
+                os.close(fd)
+            bad += digest.hexdigest() != md5
+        return bad
+
+    chunks = [listed[start:start + 256] for start in range(0, len(listed), 256)]
+    with ThreadPoolExecutor(2) as pool:
+        return sum(pool.map(run, chunks))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "link":
+        link_tree(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "walk":
+        walk(sys.argv[2])
+    else:
+        sys.exit(1 if check_sums(sys.argv[2]) else 0)
