@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -108,3 +109,12 @@ def test_rows_come_in_path_order_whether_batches_overlap_or_not(batches, singles
         result.entries[rel] = (size, "0" * 32)
         expected[rel] = (size, "0" * 32)
     assert [(rel, (size, md5)) for rel, size, md5 in result.rows()] == sorted(expected.items())
+
+
+def test_a_folder_that_cannot_be_opened_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    src = _folder(tmp_path / "src", ["a"])
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(FileNotFoundError):
+            hard_link_names(str(src), str(tmp_path / "missing"), ["a"], threading.Event())
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -71,20 +71,28 @@ def _failed(exc: OSError, src_dir: str, dst_dir: str, name: str, mode: str) -> E
 
 def hard_link_names(src_dir: str, dst_dir: str, names: Sequence[str], abort: threading.Event) -> None:
     """Hard-link many files of one folder: names resolved from open folders, not whole paths, per file."""
-    src_fd, dst_fd = _dir_fd(src_dir), _dir_fd(dst_dir)
-    link = os.link
+    src_fd = _dir_fd(src_dir)
     try:
-        for start in range(0, len(names), _ABORT_EVERY):
-            if abort.is_set():
-                return
-            for name in names[start:start + _ABORT_EVERY]:
-                try:
-                    link(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
-                except OSError as exc:
-                    raise _failed(exc, src_dir, dst_dir, name, "hard") from None
+        dst_fd = _dir_fd(dst_dir)
+        try:
+            _link_from(src_fd, dst_fd, names, abort, lambda name, exc: _failed(exc, src_dir, dst_dir, name, "hard"))
+        finally:
+            os.close(dst_fd)
     finally:
         os.close(src_fd)
-        os.close(dst_fd)
+
+
+def _link_from(src_fd: int, dst_fd: int, names: Sequence[str], abort: threading.Event,
+               failed: Callable[[str, OSError], Exception]) -> None:
+    link = os.link
+    for start in range(0, len(names), _ABORT_EVERY):
+        if abort.is_set():
+            return
+        for name in names[start:start + _ABORT_EVERY]:
+            try:
+                link(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            except OSError as exc:
+                raise failed(name, exc) from None
 
 
 def copy_file(src: str, dst: str) -> tuple[str | None, int | None]:
