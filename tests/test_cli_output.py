@@ -47,6 +47,34 @@ def test_every_command_takes_json_and_quiet(capsys, command: list[str]) -> None:
     assert "-q, --quiet" in out or command == ["config"]
 
 
+@pytest.mark.parametrize("command", every_command(), ids=" ".join)
+def test_the_parser_of_one_command_is_that_command_of_the_whole_parser(capsys, command: list[str]) -> None:
+    """main builds only the command it runs: the same help, the same arguments parsed."""
+    def help_of(parser) -> str:  # type: ignore[no-untyped-def]
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--help"])
+        return capsys.readouterr().out
+
+    paths = {"package": ["A", "B"], "stage": ["A", "B"], "deliver": ["A", "B"], "config": []}
+    argv = [*command, *paths.get(command[0], ["A"]), "--json"]
+    if command[0] == "restore-prep":
+        argv += ["--into", "DIR"]
+    elif command[:2] == ["batch-jobs", "restore-prep"]:
+        argv += ["--products", "P", "--into", "DIR"]
+    whole, alone = build_parser(), build_parser(argv)
+    assert help_of(alone) == help_of(whole)
+    assert vars(alone.parse_args(argv)) == vars(whole.parse_args(argv))
+    assert len(next(a for a in alone._actions if a.dest == "command").choices) == 1  # type: ignore[attr-defined]
+
+
+def test_the_list_of_commands_is_whole_when_no_command_is_named(capsys) -> None:
+    for argv in ([], ["--json", "package"], ["-h"]):
+        subparsers = next(a for a in build_parser(argv)._actions if a.dest == "command")
+        assert list(subparsers.choices) == list(dict.fromkeys(c[0] for c in every_command()))  # type: ignore[attr-defined]
+    code, _, err = run(capsys, "pakage", "SB", "P")
+    assert code == 2 and "invalid choice: 'pakage'" in err and "package" in err
+
+
 def test_verbose_is_offered_only_where_it_shows_more(capsys) -> None:
     with_verbose = [c for c in every_command() if "-v, --verbose" in (run(capsys, *c, "--help")[1])]
     assert with_verbose == [["package"], ["verify"]]

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy
 import pytest
 from astropy.io import fits
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qa2pack.analyst.casatables import make_fits
-from qa2pack.formats.fitsinfo import SAMPLE_VALUES, _summarize_with_astropy, summarize_fits
+from qa2pack.formats.fitsinfo import SAMPLE_VALUES, _robust_rms, _summarize_with_astropy, summarize_fits
 
 
 def _header(**cards: object) -> fits.Header:
@@ -121,3 +123,23 @@ def test_both_readers_say_the_same_for_every_kind_of_image(tmp_path: Path) -> No
     for name in ("casa", "sampled", "extension", "integers"):
         own, reference = summarize_fits(tmp_path / f"{name}.fits"), _summarize_with_astropy(tmp_path / f"{name}.fits")
         assert own is not None and own == reference, name
+
+
+def _mad_by_two_sorts(values: list[float]) -> float:
+    def median(ordered: list[float]) -> float:
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    centre = median(sorted(values))
+    return 1.4826 * median(sorted(abs(v - centre) for v in values))
+
+
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=32),
+                          st.integers(-5, 5).map(float)), min_size=1, max_size=60))
+def test_the_noise_from_one_sort_is_exactly_that_of_sorting_the_deviations(values: list[float]) -> None:
+    assert _robust_rms(values) == _mad_by_two_sorts(values)
+
+
+def test_the_noise_of_a_sample_with_ties_and_a_source() -> None:
+    values = [0.0] * 7 + [1.0, -1.0, 2.0, 50.0, 50.0, -3.0, 0.5]
+    assert _robust_rms(values) == _mad_by_two_sorts(values) and _robust_rms([]) is None

@@ -74,6 +74,27 @@ def test_a_second_run_is_told_who_holds_the_target(place: Path) -> None:
         stop(process)
 
 
+@pytest.mark.parametrize("on_folder", [False, True])
+def test_a_holder_that_ends_while_it_is_named_lets_the_run_go_on(monkeypatch, place: Path, on_folder: bool) -> None:
+    """Between the refused lock and reading who holds it, the holder ends: the lock is free, so take it."""
+    target = place / "2013.1.00001.S"
+    target.mkdir()
+    process = holder(target, on_folder=on_folder)
+    name = "_folder_holder" if on_folder else "_holder"
+    real = getattr(lock_module, name)
+
+    def holder_ends_first(path: Path) -> str:
+        stop(process)  # the kernel drops its lock; an ended run also removed its lock file
+        if not on_folder:
+            lock_path(target).unlink()
+        return real(path)
+
+    monkeypatch.setattr(lock_module, name, holder_ends_first)
+    begin = time.monotonic()
+    take([Want(target, True, on_folder=on_folder)], "package")
+    assert time.monotonic() - begin < 0.5  # nothing waited for a record that will never come
+
+
 def test_a_killed_holder_leaves_no_stale_lock(place: Path) -> None:
     target = place / "2013.1.00001.S"
     process = holder(target)

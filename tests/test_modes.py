@@ -86,6 +86,11 @@ def test_ticket_mode_has_a_real_ticket_and_fake_data(sb3: Path, tmp_path: Path) 
         assert f"2011.0.00229.S/{MEMBER}/qa/X8c.checklist.txt" in names
         assert "2011.0.00229.S/expected_size.txt" in names
         assert not [n for n in names if "/raw/" in n or "/calibration/" in n]
+        # Plots are compressed already: stored as they are; text is deflated.
+        assert archive.getinfo(f"2011.0.00229.S/{MEMBER}/qa/uid___A002_X3dc0e7_X528__qa2_part1.png").compress_type \
+            == zipfile.ZIP_STORED
+        assert archive.getinfo(f"2011.0.00229.S/{MEMBER}/README").compress_type == zipfile.ZIP_DEFLATED
+        assert archive.read(f"2011.0.00229.S/{MEMBER}/qa/uid___A002_X3dc0e7_X528__qa2_part1.png") == qa.read_bytes()
     with tarfile.open(tmp_path / "2011.0.00229.S.ticket.tar") as tar:
         assert sorted(tar.getnames()) == sorted(names)
         member = tar.extractfile(f"2011.0.00229.S/{MEMBER}/qa/uid___A002_X3c9295_X8c__textfile.txt")

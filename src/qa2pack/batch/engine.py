@@ -150,7 +150,7 @@ def check_line(argv: Sequence[str]) -> None:
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            build_parser().parse_args(list(argv))
+            build_parser(argv).parse_args(list(argv))
     except SystemExit:
         raise UsageError("only prints help or the version") from None
 

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = log.level
     with tracking_writes() as writes:
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser(argv).parse_args(argv)
             handler = _terminal_logging(args)
             run: Handler = args.run
             return run(args)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from .._version import __version__
 from ..core.errors import UsageError
@@ -163,6 +164,8 @@ def _add_batch(commands_: argparse._SubParsersAction[_Parser]) -> None:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_batch)
 
+
+def _add_batch_jobs(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = commands_.add_parser("batch-jobs", help="write a JOBS file for qa2pack batch",
                                description="Write the command lines of a common archive chore, for qa2pack batch.",
                                epilog="examples:\n" + EXAMPLES["batch-jobs verify"] + "\n"
@@ -198,20 +201,7 @@ def _add_jobs_output(parser: argparse.ArgumentParser) -> None:
     _add_output(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser of every command."""
-    parser = _Parser(
-        prog="qa2pack",
-        description="Package an ALMA QA2 reduction into the standard ALMA delivery, stage pipeline output, "
-                    "split deliveries into tar files, verify them and prepare restores.",
-        epilog="examples:\n  qa2pack demo\n  qa2pack package SB/ 2011.0.00229.S --mode hard\n"
-               "  qa2pack deliver 2011.0.00229.S /delivery/229 --mous-uid uid://A001/X1284/X1ef2",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"qa2pack {__version__}")
-    commands_ = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands_.required = True
-
+def _add_package(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "package", "package a reduction folder (ORIGPATH) into PACKPATH",
                "Package ORIGPATH into PACKPATH (named after the project code). The default mode, fake, writes "
                "empty files: look, then rerun with --mode hard.")
@@ -222,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_package)
 
+
+def _add_inspect(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "inspect", "show what package would do, writing nothing",
                "Show the plan as a tree: every file and where it goes and why, what is not packaged, and the "
                "warnings. Writes nothing.")
@@ -231,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(sub)
     sub.set_defaults(run=commands.cmd_inspect)
 
+
+def _add_stage(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "stage", "stage an ALMA Science Pipeline run as a delivery-style package",
                "Map what the pipeline's export step wrote into products/ into STAGED_ROOT/sg_ouss_id/group_ouss_id/"
                "member_ouss_id/{calibration,qa,script,product,log,README}. PIPELINE_ROOT is the run, its MOUS "
@@ -246,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_stage)
 
+
+def _add_config(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "config", "print the placement configuration as TOML",
                "Print the default placement rules (or those of --config FILE) as TOML; save, edit and pass back "
                "with --config.")
@@ -253,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="print the rules as one JSON document instead")
     sub.set_defaults(run=commands.cmd_config, quiet=False)
 
+
+def _add_demo(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "demo", "build a realistic reduction tree and package it",
                "Build the project229 example of the QA2 wiki (real CASA tables, ASDMs, QA2 plots, logs, scripts, a "
                "FITS image) in DIR and package it (fake mode by default).")
@@ -269,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(sub)
     sub.set_defaults(run=commands.cmd_demo)
 
+
+def _add_tarsplit(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "tarsplit", "split a package into delivery tar files",
                "Write <Project>_<MOUS>_<mmm>_of_<nnn>.tar per member (and <Project>_<GOUS>_... for group-level "
                "products), no part over --max-size, no file split, each with a <tar>.md5sum sidecar.")
@@ -283,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_tarsplit)
 
+
+def _add_verify(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "verify", "check a package or delivery tars like the archive's ingest",
                "Check a package folder (or delivery tars, or a folder made by deliver) against its manifest and "
                "the archive's ingest rules. Exit 0 only when everything holds; 1 otherwise.")
@@ -297,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_verify)
 
+
+def _add_deliver(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "deliver", "tarsplit, verify and md5sums.txt into DEST, all or nothing",
                "Split PACKPATH into tars in a hidden folder beside DEST, verify them, write md5sums.txt and rename "
                "the folder to DEST only then.")
@@ -309,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_deliver)
 
+
+def _add_restore_prep(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = _add(commands_, "restore-prep", "unpack delivered data for scriptForPI.py, checked first",
                "Unpack product tars (*_001_of_001.tar, *_auxiliary.tar) and raw ASDM tars "
                "(<Project>_<EB uid>.asdm.sdm.tar) or folders safely into DIR, put raw/ beside script/, check the "
@@ -323,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(sub)
     sub.set_defaults(run=commands.cmd_restore_prep)
 
-    _add_batch(commands_)
 
+def _add_workspace(commands_: argparse._SubParsersAction[_Parser]) -> None:
     sub = commands_.add_parser("workspace", help="QA2 workspace helpers: start an SB, clear an EB, flux equalisation",
                                description="Helpers around the packager for the analyst's QA2 working tree.",
                                epilog="examples:\n  qa2pack workspace start\n  qa2pack workspace clear SB/X66d\n"
@@ -395,4 +401,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(act)
     _add_wait(act)
     act.set_defaults(run=commands.cmd_workspace_publish)
+
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction[_Parser]], None]] = {
+    "package": _add_package,
+    "inspect": _add_inspect,
+    "stage": _add_stage,
+    "config": _add_config,
+    "demo": _add_demo,
+    "tarsplit": _add_tarsplit,
+    "verify": _add_verify,
+    "deliver": _add_deliver,
+    "restore-prep": _add_restore_prep,
+    "batch": _add_batch,
+    "batch-jobs": _add_batch_jobs,
+    "workspace": _add_workspace,
+}
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """Return the parser of every command, or only of the command that ``argv`` starts with (less to build)."""
+    parser = _Parser(
+        prog="qa2pack",
+        description="Package an ALMA QA2 reduction into the standard ALMA delivery, stage pipeline output, "
+                    "split deliveries into tar files, verify them and prepare restores.",
+        epilog="examples:\n  qa2pack demo\n  qa2pack package SB/ 2011.0.00229.S --mode hard\n"
+               "  qa2pack deliver 2011.0.00229.S /delivery/229 --mous-uid uid://A001/X1284/X1ef2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"qa2pack {__version__}")
+    commands_ = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands_.required = True
+
+    first = argv[0] if argv else ""
+    for name, add in COMMANDS.items():
+        if first not in COMMANDS or name == first:
+            add(commands_)
     return parser

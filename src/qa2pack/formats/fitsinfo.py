@@ -16,6 +16,7 @@ import os
 import sys
 import warnings
 from array import array
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,7 @@ def _runs(npix: int) -> list[tuple[int, int]]:
 def _pixel_values(raw: Sequence[float], header: Mapping[str, Any], floating: bool) -> list[float]:
     """Return the values of raw pixels: finite ones for real data; for integers, scaled and without BLANK."""
     if floating:
-        return [float(v) for v in raw if math.isfinite(v)]
+        return list(filter(math.isfinite, map(float, raw)))
     blank = header.get("BLANK")
     scale, zero = float(header.get("BSCALE", 1.0)), float(header.get("BZERO", 0.0))
     return [zero + scale * v for v in raw if v != blank]
@@ -209,11 +210,52 @@ def _sample(fd: int, header: Mapping[str, Any], offset: int, npix: int) -> list[
 
 
 def _robust_rms(values: Sequence[float]) -> float | None:
-    """1.4826 x the median absolute deviation: the noise, barely moved by the source."""
+    """1.4826 x the median absolute deviation: the noise, barely moved by the source.
+
+    One sort: the deviations below and above the median are each in order already, so their
+    median is found by halving rather than by sorting them again (the same numbers, exactly).
+    """
     if not values:
         return None
-    centre = _median(sorted(values))
-    return 1.4826 * _median(sorted(abs(v - centre) for v in values))
+    ordered = sorted(values)
+    centre = _median(ordered)
+    split = bisect_left(ordered, centre)
+    below = _Deviations(ordered, centre, split, below=True)
+    above = _Deviations(ordered, centre, split, below=False)
+    middle = len(ordered) // 2
+    mad = _kth_of_two(below, above, middle)
+    if not len(ordered) % 2:
+        mad = (_kth_of_two(below, above, middle - 1) + mad) / 2
+    return 1.4826 * mad
+
+
+class _Deviations:
+    """|v - centre| of the values on one side of ``split`` in a sorted list, in increasing order."""
+
+    def __init__(self, ordered: Sequence[float], centre: float, split: int, below: bool) -> None:
+        self.ordered, self.centre, self.split, self.below = ordered, centre, split, below
+
+    def __len__(self) -> int:
+        return self.split if self.below else len(self.ordered) - self.split
+
+    def __getitem__(self, index: int) -> float:
+        if self.below:
+            return abs(self.ordered[self.split - 1 - index] - self.centre)
+        return abs(self.ordered[self.split + index] - self.centre)
+
+
+def _kth_of_two(first: _Deviations, second: _Deviations, k: int) -> float:
+    """Return the k-th smallest (from 0) of two increasing sequences taken together."""
+    low, high = max(0, k + 1 - len(second)), min(k + 1, len(first))
+    while True:  # take ``taken`` from first and the rest of the k + 1 smallest from second
+        taken = (low + high) // 2
+        rest = k + 1 - taken
+        if taken < len(first) and rest > 0 and second[rest - 1] > first[taken]:
+            low = taken + 1  # the first sequence gives more of them
+        elif taken > 0 and rest < len(second) and first[taken - 1] > second[rest]:
+            high = taken - 1  # it gives fewer
+        else:
+            return max(first[taken - 1] if taken > 0 else -math.inf, second[rest - 1] if rest > 0 else -math.inf)
 
 
 def _median(ordered: Sequence[float]) -> float:

@@ -104,6 +104,10 @@ class Want:
     on_folder: bool = False  # lock the folder itself (origins: nothing is written near them)
 
 
+UNNAMED_HOLDER = "another qa2pack run"  # a holder that left no record, or ended before it could be named
+_RETRIES_UNNAMED = 3
+
+
 def _describe(text: str) -> str:
     """Say who holds a lock, from what its holders wrote into the lock file."""
     holders = []
@@ -114,7 +118,7 @@ def _describe(text: str) -> str:
             continue
         holders.append(f"'qa2pack {info.get('command', '?')}' (process {info.get('pid', '?')} on "
                        f"{info.get('host', '?')}, started {info.get('started', '?')})")
-    return " and ".join(holders[-3:]) if holders else "another qa2pack run"
+    return " and ".join(holders[-3:]) if holders else UNNAMED_HOLDER
 
 
 def _holder(path: Path, patience: float = 1.0) -> str:
@@ -124,6 +128,8 @@ def _holder(path: Path, patience: float = 1.0) -> str:
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
                 text = handle.read()
+        except FileNotFoundError:
+            return UNNAMED_HOLDER  # its last holder ended and removed it: nobody to name, nothing to wait for
         except OSError:
             text = ""
         if text.strip() or time.monotonic() > deadline:
@@ -181,14 +187,14 @@ def _folder_holder(path: Path) -> str:
         with open("/proc/locks", encoding="utf-8") as handle:
             lines = handle.readlines()
     except OSError:
-        return "another qa2pack run"
+        return UNNAMED_HOLDER
     wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     for line in lines:
         fields = line.split()
         if (len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted and fields[4].isdigit()
                 and int(fields[4]) != os.getpid()):
             return _process(int(fields[4]))
-    return "another qa2pack run"
+    return UNNAMED_HOLDER
 
 
 @dataclass
@@ -245,6 +251,7 @@ class RunLock:
     def _acquire(self, target: Path, exclusive: bool, on_folder: bool) -> _Held | None:
         key = f"folder:{target}" if on_folder else f"file:{lock_path(target)}"
         waited = False
+        retries = 0
         while True:
             other = self._held_here(key, exclusive)
             if other is None:
@@ -252,6 +259,9 @@ class RunLock:
                     held = self._lock_folder(target, exclusive) if on_folder else self._lock_file(target, exclusive)
                 except _Busy as busy:
                     self._unregister(key, exclusive)
+                    if busy.holder == UNNAMED_HOLDER and retries < _RETRIES_UNNAMED:
+                        retries += 1  # the holder ended while it was being named: the lock may be free now
+                        continue
                     if not self.wait:
                         raise LockBusyError(f"{target} is in use by {busy.holder}; wait for it to finish, or "
                                             "pass --wait") from None

@@ -14,6 +14,8 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 SIZE_FILE = "expected_size.txt"
+# Formats that are compressed already: deflating them again costs time and saves nothing.
+STORED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".gz", ".tgz", ".bz2", ".xz", ".zip", ".fz"})
 
 
 def ticket_paths(packpath: Path) -> tuple[Path, Path]:
@@ -40,7 +42,9 @@ def write_ticket(packpath: Path, files: list[PurePosixPath], size_text: str) -> 
     tmp_zip = zip_path.with_name(zip_path.name + ".tmp")
     with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
         for rel in present:
-            archive.write(packpath / rel, f"{name}/{rel.as_posix()}")
+            stored = rel.suffix.lower() in STORED_SUFFIXES
+            archive.write(packpath / rel, f"{name}/{rel.as_posix()}",
+                          compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
         archive.writestr(f"{name}/{SIZE_FILE}", size_bytes)
     os.replace(tmp_zip, zip_path)
     return tar_path, zip_path
