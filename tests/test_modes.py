@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import tarfile
 import zipfile
 from pathlib import Path
@@ -95,6 +96,11 @@ def test_ticket_mode_has_a_real_ticket_and_fake_data(sb3: Path, tmp_path: Path) 
         assert sorted(tar.getnames()) == sorted(names)
         member = tar.extractfile(f"2011.0.00229.S/{MEMBER}/qa/uid___A002_X3c9295_X8c__textfile.txt")
         assert member is not None and member.read() == (sb3 / "X8c/qa2/textfile.txt").read_bytes()
+        info = tar.getmember(f"2011.0.00229.S/{MEMBER}/qa/uid___A002_X3c9295_X8c__textfile.txt")
+        source = (sb3 / "X8c/qa2/textfile.txt").stat()
+        assert (info.mtime, info.mode, info.uname) == (int(source.st_mtime), source.st_mode & 0o7777,
+                                                       pwd.getpwuid(source.st_uid).pw_name)
+        assert not info.pax_headers  # whole seconds: no extra header per member
 
 
 def test_fake_mode_ticket_members_are_empty_but_the_size_is_real(sb3: Path, tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ Both files are written to a temporary name and renamed, so a ticket is never hal
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import stat
 import tarfile
 import time
 import zipfile
@@ -16,11 +19,44 @@ from pathlib import Path, PurePosixPath
 SIZE_FILE = "expected_size.txt"
 # Formats that are compressed already: deflating them again costs time and saves nothing.
 STORED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".gz", ".tgz", ".bz2", ".xz", ".zip", ".fz"})
+_DEFLATE_FROM = 1024  # smaller files are stored too: deflate would save a few bytes at the cost of its set-up
 
 
 def ticket_paths(packpath: Path) -> tuple[Path, Path]:
     """Return the ticket tar and zip paths of a package."""
     return (packpath.parent / f"{packpath.name}.ticket.tar", packpath.parent / f"{packpath.name}.ticket.zip")
+
+
+class _Owners:
+    """User and group names by id, looked up once each (tarfile would look them up for every member)."""
+
+    def __init__(self) -> None:
+        self.users: dict[int, str] = {}
+        self.groups: dict[int, str] = {}
+
+    def user(self, uid: int) -> str:
+        if uid not in self.users:
+            try:
+                self.users[uid] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                self.users[uid] = ""
+        return self.users[uid]
+
+    def group(self, gid: int) -> str:
+        if gid not in self.groups:
+            try:
+                self.groups[gid] = grp.getgrgid(gid).gr_name
+            except KeyError:
+                self.groups[gid] = ""
+        return self.groups[gid]
+
+
+def _member(arcname: str, st: os.stat_result, owners: _Owners) -> tarfile.TarInfo:
+    """Return the tar header of one file, in whole seconds (a fraction costs each member a pax header)."""
+    info = tarfile.TarInfo(arcname)
+    info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), stat.S_IMODE(st.st_mode)
+    info.uid, info.gid, info.uname, info.gname = st.st_uid, st.st_gid, owners.user(st.st_uid), owners.group(st.st_gid)
+    return info
 
 
 def write_ticket(packpath: Path, files: list[PurePosixPath], size_text: str) -> tuple[Path, Path]:
@@ -31,8 +67,10 @@ def write_ticket(packpath: Path, files: list[PurePosixPath], size_text: str) -> 
     present = [rel for rel in files if (packpath / rel).is_file()]
     tmp_tar = tar_path.with_name(tar_path.name + ".tmp")
     with tarfile.open(tmp_tar, "w", format=tarfile.PAX_FORMAT) as tar:
+        owners = _Owners()
         for rel in present:
-            tar.add(packpath / rel, f"{name}/{rel.as_posix()}", recursive=False)
+            with open(packpath / rel, "rb") as handle:
+                tar.addfile(_member(f"{name}/{rel.as_posix()}", os.fstat(handle.fileno()), owners), handle)
         info = tarfile.TarInfo(f"{name}/{SIZE_FILE}")
         info.size = len(size_bytes)
         info.mtime = int(time.time())
@@ -42,8 +80,9 @@ def write_ticket(packpath: Path, files: list[PurePosixPath], size_text: str) -> 
     tmp_zip = zip_path.with_name(zip_path.name + ".tmp")
     with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
         for rel in present:
-            stored = rel.suffix.lower() in STORED_SUFFIXES
-            archive.write(packpath / rel, f"{name}/{rel.as_posix()}",
+            path = packpath / rel
+            stored = rel.suffix.lower() in STORED_SUFFIXES or path.stat().st_size < _DEFLATE_FROM
+            archive.write(path, f"{name}/{rel.as_posix()}",
                           compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
         archive.writestr(f"{name}/{SIZE_FILE}", size_bytes)
     os.replace(tmp_zip, zip_path)

@@ -24,8 +24,17 @@ from .classify import DirFacts, classify_dir, parse_table_type
 @dataclass
 class _Listing:
     dirs: list[tuple[str, str, str | None]]  # name, path to walk, origpath-relative real path if a link
-    files: list[FileEntry]
+    files: list[tuple[str, int]]  # plain files: (name, size), nothing more (most are inside units)
+    linked: list[FileEntry] = field(default_factory=list)  # links to files inside origpath, followed
     asdm_links: list[str] = field(default_factory=list)  # links to ASDMs, not followed
+
+    def entries(self) -> list[FileEntry]:
+        """Every file of the folder as an entry, sorted (for a folder that is classified, not a unit)."""
+        return sorted([FileEntry(name, size) for name, size in self.files] + self.linked)
+
+    def sized(self) -> list[tuple[str, int]]:
+        """Every file of the folder as (name, size), links to files included."""
+        return self.files + [(f.name, f.size) for f in self.linked] if self.linked else self.files
 
 
 class _Walker:
@@ -50,12 +59,11 @@ class _Walker:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         listing = _Listing([], [])
         files, dirs, owners = listing.files, listing.dirs, self.owners
-        new_file = FileEntry._make
         last_owner = (-1, -1)
         for entry in entries:  # most entries are plain files: they are tested first
             if entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
-                files.append(new_file((entry.name, st.st_size, None)))
+                files.append((entry.name, st.st_size))
                 if st.st_uid != last_owner[0] or st.st_dev != last_owner[1]:  # one dict look-up per change of owner
                     last_owner = (st.st_uid, st.st_dev)
                     owners.setdefault(last_owner, entry.path)
@@ -90,7 +98,7 @@ class _Walker:
             return
         real_rel = os.path.relpath(real, self.root).replace(os.sep, "/")
         if stat.S_ISREG(st.st_mode):
-            listing.files.append(FileEntry(entry.name, st.st_size, real_rel))
+            listing.linked.append(FileEntry(entry.name, st.st_size, real_rel))
         elif not stat.S_ISDIR(st.st_mode):
             self.notes.append(LinkNote(rel, target_text, "link to a special file"))
         elif not self.follow_links or ancestors is None:
@@ -107,7 +115,7 @@ class _Walker:
         here = real_rel if real_rel is not None else rel
         ancestors = ancestors | {here} if self.follow_links else ancestors
         listing = self.list_dir(path, rel, ancestors)
-        names = frozenset(f.name for f in listing.files)
+        names = frozenset([f[0] for f in listing.files] + [f.name for f in listing.linked])
         table_type = None
         if "table.info" in names:
             table_type = read_table_type(os.path.join(path, "table.info"))
@@ -129,7 +137,7 @@ class _Walker:
                 units.append(child)
             else:
                 folders.append(child)
-        files = sorted(listing.files)
+        files = listing.entries()
         if real_rel is not None:  # inside a followed folder link: remember where the data really is
             files = [f if f.link_target else FileEntry(f.name, f.size, f"{real_rel}/{f.name}") for f in files]
         return Folder(name, rel, tuple(folders), tuple(units), tuple(files), real_rel=real_rel,
@@ -138,7 +146,7 @@ class _Walker:
     def _unit(self, name: str, rel: str, kind: Kind, table_type: str | None, listing: _Listing,
               real_rel: str | None) -> Unit:
         """List everything inside a unit (it is copied whole, so nothing in it is classified)."""
-        files: list[tuple[str, int]] = [f[:2] for f in listing.files]
+        files = listing.sized()
         dirs: list[str] = []
         stack = [(d[0], d[1]) for d in listing.dirs]
         while stack:
@@ -146,7 +154,7 @@ class _Walker:
             dirs.append(inner)
             sub = self.list_dir(path, f"{rel}/{inner}", None)
             prefix = inner + "/"
-            files.extend((prefix + name, size) for name, size, _ in sub.files)
+            files.extend((prefix + name, size) for name, size in sub.sized())
             stack.extend((prefix + d[0], d[1]) for d in sub.dirs)
         files.sort()
         dirs.sort()
