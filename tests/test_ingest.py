@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qa2pack.delivery.ingest import (
     archive_reading,
@@ -35,6 +37,14 @@ NAMES = ["2013.1.00229.S", "2013.1.00229.S/sg_ouss_id", "2013.1.00229.S/sg_ouss_
          "2013.1.00229.S/sg_ouss_id/group_ouss_id/member_ouss_id/script",
          "2013.1.00229.S/sg_ouss_id/group_ouss_id/member_ouss_id/script/scriptForPI.py",
          "2013.1.00229.S/sg_ouss_id/group_ouss_id/member_ouss_id/README"]
+
+
+@given(st.lists(st.text("ab/", max_size=8), max_size=12), st.sets(st.text("ab", min_size=1, max_size=3), max_size=6))
+def test_a_name_is_found_among_the_components_of_any_tar_member(members: list[str], listed: set[str]) -> None:
+    """Components are gathered per folder, not per member: the same set as splitting every member."""
+    readme = "|-- 2013.1.00229.S/\n" + "".join(f"|   |-- {name}\n" for name in sorted(listed))
+    components = {part for member in members for part in member.split("/")}
+    assert missing_names(readme, members) == sorted(set(readme_names(readme)) - components)
 
 
 def test_the_tree_is_read_bottom_up_to_the_project_line_and_the_header_is_never_reached() -> None:

@@ -18,6 +18,7 @@ from qa2pack.delivery.layout import (
     level_of,
     list_groups,
     member_of,
+    members_of,
     package_folder_of,
     parse_tar_name,
     position_of,
@@ -144,3 +145,13 @@ def test_uids_come_from_names_ppr_map_or_option_and_disagreement_is_refused(tmp_
                                      ("group_ouss_id2/member_ouss_id", "uid___A001_X1_X6")))
     units, _ = find_units(pack, mapped)
     assert [(u.ous, u.named_by) for u in units] == [("uid___A001_X1_X5", "--uid-map"), ("uid___A001_X1_X6", "--uid-map")]
+
+
+def test_the_members_that_hold_files_are_found_from_their_folders() -> None:
+    member = "sg_ouss_id/group_ouss_id/member_ouss_id"
+    other = "science_goal.uid___A001_X1_X2/group.uid___A001_X1_X3/member.uid___A001_X1_X4"
+    files = [f"{member}/README", f"{member}/qa/a.png", f"{member}/calibration/t.cal/table.dat", f"{other}/log/x.log",
+             "sg_ouss_id/group_ouss_id/product/image.fits", "sg_ouss_id/notes.txt", "stray.txt",
+             "sg_ouss_id/group_ouss_id/member_ouss_id"]  # a file named like a member folder holds nothing
+    assert members_of(files) == {member, other}
+    assert members_of([]) == set()

@@ -65,7 +65,11 @@ def has_tree_lines(readme: str) -> bool:
 
 def missing_names(readme: str, tar_names: Iterable[str]) -> list[str]:
     """Return the README names the archive would not find among the tar's path components."""
-    components = {part for name in tar_names for part in name.split("/")}
+    names = list(tar_names)
+    # A name's components are its last one and those of its folder; the folders are far fewer.
+    components = {name.rpartition("/")[2] for name in names}
+    components.update(part for folder in {name.rpartition("/")[0] for name in names} if folder
+                      for part in folder.split("/"))
     return sorted(set(readme_names(readme)) - components)
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import tarfile
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +40,7 @@ from .layout import (
     MARKER,
     MD5SUMS,
     PART_RE,
+    README_NAME,
     Position,
     archive_recognises,
     is_project_code,
@@ -194,7 +197,7 @@ def view_from_folder(packpath: Path) -> PackageView:
                     folders.append((entry.path, rel + "/"))
                 else:
                     view.files[rel] = entry.stat(follow_symlinks=False).st_size
-                    if is_readme(rel):
+                    if entry.name == README_NAME and is_readme(rel):
                         view.readmes[rel.rsplit("/", 1)[0]] = Path(entry.path).read_text(encoding="utf-8", errors="replace")
     return view
 
@@ -282,8 +285,10 @@ def check_layout(view: PackageView, config: Config = DEFAULT_CONFIG, expect_uids
     folders = {config.folder(key) for key in FOLDER_KEYS}
     level_dirs: list[tuple[str, int]] = []
     extra: list[str] = []
-    for rel in sorted(view.dirs | set(view.files)):
-        if any(rel.startswith(e + "/") for e in extra):
+    # Everything four folders down is inside a package folder, and so in the layout (or inside
+    # something reported): only the paths above it are judged.
+    for rel in sorted([rel for rel in (*view.dirs, *view.files) if rel.count("/") < 4]):
+        if extra and any(rel.startswith(e + "/") for e in extra):
             continue  # inside something already reported
         if rel == MARKER:
             if not from_tars:
@@ -346,10 +351,14 @@ def check_archive_readmes(view: PackageView) -> tuple[list[Problem], list[str]]:
     units: list[tuple[str, list[str], str | None, str | None]] = []
     if view.tars:
         units = [(t.name, t.names, t.readme, archive_readme_member(t.names)) for t in view.tars]
-    else:  # a folder: each member is what its tar will hold
+    else:  # a folder: each member is what its tar will hold: its folders from the top, and all inside it
+        paths = sorted(view.dirs | view.files.keys())
+        present = frozenset(paths)
         for member, readme_text in sorted(view.readmes.items()):
-            names = [view.project] + [f"{view.project}/{p}" for p in sorted(view.dirs | set(view.files))
-                                      if p == member or p.startswith(member + "/") or member.startswith(p + "/")]
+            parts = member.split("/")
+            above = [p for p in ("/".join(parts[:depth]) for depth in range(1, len(parts) + 1)) if p in present]
+            inside = paths[bisect_left(paths, member + "/"):bisect_left(paths, member + "0")]  # "0" follows "/"
+            names = [view.project] + [f"{view.project}/{p}" for p in above + inside]
             units.append((f"{member}/README", names, readme_text, f"{view.project}/{member}/README"))
     for where, names, text, readme_member in units:
         if AUXILIARY_RE.match(where) or not names:
@@ -405,21 +414,23 @@ def check_against_manifest(view: PackageView, manifest: Manifest, scope: Iterabl
 
     problems = []
     compared = 0
-    expected = {rel: entry for rel, entry in manifest.entries.items() if in_scope(rel)}
-    for rel in sorted(set(expected) - set(view.files)):
+    expected = manifest.entries if prefixes is None else {
+        rel: entry for rel, entry in manifest.entries.items() if rel.startswith(prefixes)}
+    for rel in sorted(expected.keys() - view.files.keys()):
         problems.append(Problem(ProblemKind.MISSING, rel, "in the manifest, not in the package"))
-    for rel in sorted(set(view.files) - set(expected)):
+    for rel in sorted(view.files.keys() - expected.keys()):
         if in_scope(rel) and rel != MARKER:
             problems.append(Problem(ProblemKind.EXTRA, rel, "in the package, not in the manifest"))
-    for rel in sorted(set(expected) & set(view.files)):
+    differing = []  # in any order here, sorted below: almost always empty
+    for rel in expected.keys() & view.files.keys():
         size, md5 = expected[rel]
         if sizes and view.files[rel] != size:
-            problems.append(Problem(ProblemKind.CORRUPTED, rel, f"size {view.files[rel]}, the manifest says {size}"))
+            differing.append(Problem(ProblemKind.CORRUPTED, rel, f"size {view.files[rel]}, the manifest says {size}"))
         elif md5 is not None and rel in view.md5:
             compared += 1
             if view.md5[rel] != md5:
-                problems.append(Problem(ProblemKind.CORRUPTED, rel, f"md5 {view.md5[rel]}, the manifest says {md5}"))
-    return problems, compared
+                differing.append(Problem(ProblemKind.CORRUPTED, rel, f"md5 {view.md5[rel]}, the manifest says {md5}"))
+    return problems + sorted(differing, key=attrgetter("path")), compared
 
 
 # -- entry points ------------------------------------------------------------------------------------
