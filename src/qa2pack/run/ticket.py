@@ -31,31 +31,24 @@ class _Owners:
     """User and group names by id, looked up once each (tarfile would look them up for every member)."""
 
     def __init__(self) -> None:
-        self.users: dict[int, str] = {}
-        self.groups: dict[int, str] = {}
+        self._names: dict[tuple[bool, int], str] = {}
 
-    def user(self, uid: int) -> str:
-        if uid not in self.users:
+    def name(self, number: int, group: bool = False) -> str:
+        if (group, number) not in self._names:
             try:
-                self.users[uid] = pwd.getpwuid(uid).pw_name
+                found = grp.getgrgid(number).gr_name if group else pwd.getpwuid(number).pw_name
             except KeyError:
-                self.users[uid] = ""
-        return self.users[uid]
-
-    def group(self, gid: int) -> str:
-        if gid not in self.groups:
-            try:
-                self.groups[gid] = grp.getgrgid(gid).gr_name
-            except KeyError:
-                self.groups[gid] = ""
-        return self.groups[gid]
+                found = ""
+            self._names[(group, number)] = found
+        return self._names[(group, number)]
 
 
 def _member(arcname: str, st: os.stat_result, owners: _Owners) -> tarfile.TarInfo:
     """Return the tar header of one file, in whole seconds (a fraction costs each member a pax header)."""
     info = tarfile.TarInfo(arcname)
     info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), stat.S_IMODE(st.st_mode)
-    info.uid, info.gid, info.uname, info.gname = st.st_uid, st.st_gid, owners.user(st.st_uid), owners.group(st.st_gid)
+    info.uid, info.gid = st.st_uid, st.st_gid
+    info.uname, info.gname = owners.name(st.st_uid), owners.name(st.st_gid, group=True)
     return info
 
 
@@ -68,9 +61,12 @@ def write_ticket(packpath: Path, files: list[PurePosixPath], size_text: str) -> 
     tmp_tar = tar_path.with_name(tar_path.name + ".tmp")
     with tarfile.open(tmp_tar, "w", format=tarfile.PAX_FORMAT) as tar:
         owners = _Owners()
+        sizes: dict[PurePosixPath, int] = {}
         for rel in present:
             with open(packpath / rel, "rb") as handle:
-                tar.addfile(_member(f"{name}/{rel.as_posix()}", os.fstat(handle.fileno()), owners), handle)
+                st = os.fstat(handle.fileno())
+                tar.addfile(_member(f"{name}/{rel.as_posix()}", st, owners), handle)
+            sizes[rel] = st.st_size
         info = tarfile.TarInfo(f"{name}/{SIZE_FILE}")
         info.size = len(size_bytes)
         info.mtime = int(time.time())
@@ -80,9 +76,8 @@ def write_ticket(packpath: Path, files: list[PurePosixPath], size_text: str) -> 
     tmp_zip = zip_path.with_name(zip_path.name + ".tmp")
     with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
         for rel in present:
-            path = packpath / rel
-            stored = rel.suffix.lower() in STORED_SUFFIXES or path.stat().st_size < _DEFLATE_FROM
-            archive.write(path, f"{name}/{rel.as_posix()}",
+            stored = rel.suffix.lower() in STORED_SUFFIXES or sizes[rel] < _DEFLATE_FROM
+            archive.write(packpath / rel, f"{name}/{rel.as_posix()}",
                           compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
         archive.writestr(f"{name}/{SIZE_FILE}", size_bytes)
     os.replace(tmp_zip, zip_path)
