@@ -352,8 +352,8 @@ def check_archive_readmes(view: PackageView) -> tuple[list[Problem], list[str]]:
     if view.tars:
         units = [(t.name, t.names, t.readme, archive_readme_member(t.names)) for t in view.tars]
     else:  # a folder: each member is what its tar will hold: its folders from the top, and all inside it
-        paths = sorted(view.dirs | view.files.keys())
-        present = frozenset(paths)
+        present = view.dirs | view.files.keys()
+        paths = sorted(present)
         for member, readme_text in sorted(view.readmes.items()):
             parts = member.split("/")
             above = [p for p in ("/".join(parts[:depth]) for depth in range(1, len(parts) + 1)) if p in present]
