@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Optional, Tuple
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import hashlib
 
 from ..core.errors import InputError
+from ..core.forked import Helper, Report, check_run, share
 from .atomic import escape_fields, unescape_field, write_atomic
 
 CHUNK = 1 << 20
@@ -352,11 +354,74 @@ def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Ca
             advance(len(done), sum(size for _, (_, size) in done))
         return done
 
+    pairs = list(paths)
+    chunks = _chunks(pairs, workers, sizes)
+    if workers > 1 and len(pairs) >= HELPER_FILES and hasattr(os, "fork"):
+        return _hash_with_helper(chunks, hash_one, advance, sizes or {})
     results: dict[str, tuple[str, int]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done in pool.map(run, _chunks(list(paths), workers, sizes)):
+        for done in pool.map(run, chunks):
             results.update(done)
     return results
+
+
+HELPER_FILES = 1024  # files to hash from which a forked helper hashes about half (see core/forked.py)
+_FILE_WEIGHT = 32 << 10  # opening and closing a file costs about as much as hashing 32 KB
+
+
+def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[str], tuple[str, int]],
+                      advance: Callable[[int, int], None] | None,
+                      sizes: Mapping[str, int]) -> dict[str, tuple[str, int]]:
+    """Hash runs of files here and in a forked helper; what the helper leaves is hashed here.
+
+    Hashing only reads, so even a helper that died unexpectedly costs nothing but time.
+    """
+    theirs = share([sum(sizes.get(key, 0) + _FILE_WEIGHT for key, _ in chunk) for chunk in chunks])
+    helper = Helper([chunks[index] for index in theirs], partial(_hash_job, hash_one))
+    results: dict[str, tuple[str, int]] = {}
+
+    def hash_here(chunk: list[tuple[str, str]]) -> None:
+        done = [(key, hash_one(path)) for key, path in chunk]
+        results.update(done)
+        if advance is not None:
+            advance(len(done), sum(size for _, (_, size) in done))
+
+    def take(reports: list[Report]) -> None:
+        for report in reports:
+            chunk = helper.jobs[report.job]
+            hashes = [(md5, int(size)) for md5, size in (line.split(" ") for line in report.payload.decode().splitlines())]
+            results.update(zip((key for key, _ in chunk), hashes))
+            if advance is not None:
+                advance(len(hashes), sum(size for _, size in hashes))
+
+    mine = sorted(set(range(len(chunks))).difference(theirs))
+    try:
+        for index in mine:
+            hash_here(chunks[index])
+            take(helper.poll())
+        take(helper.wait())
+    except ChildProcessError:
+        pass  # what it finished is taken; the rest is hashed below
+    except BaseException:
+        helper.kill()
+        raise
+    for number, done in helper.left():
+        hash_here(helper.jobs[number][done:])
+    return results
+
+
+def _hash_job(hash_one: Callable[[str], tuple[str, int]], chunk: list[tuple[str, str]],
+              run: int) -> tuple[int, bool, bytes]:
+    """Hash one run of files (in the helper); stop at the first that fails."""
+    check_run(run)
+    lines: list[str] = []
+    for done, (_, path) in enumerate(chunk):
+        try:
+            md5, size = hash_one(path)
+        except Exception:  # noqa: BLE001 - the run hashes it again and reports the error
+            return done, False, "".join(lines).encode()
+        lines.append(f"{md5} {size}\n")
+    return len(chunk), True, "".join(lines).encode()
 
 
 def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:

@@ -2,9 +2,9 @@
 
 Order of work: the marker goes in first (``journal``), an old package is moved back and
 removed if it is being replaced, then folders are made, files transferred (copies on
-several threads; links a folder at a time, each thread in its own folders, with results
-kept as the plan's batches rather than one per file), archives and READMEs written, and the
-marker removed last.  Any failure leaves the marker, so the partial package is visible and
+several threads; links a folder at a time, half of them by a forked helper process when
+there are many, with results kept as the plan's batches rather than one per file), archives
+and READMEs written, and the marker removed last.  Any failure leaves the marker, so the partial package is visible and
 the next run rolls it back.
 """
 
@@ -17,7 +17,7 @@ import shutil
 import tarfile
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
+from ..core.forked import LinkHelper, LinkJob, Report, share
 from ..core.model import Action, Append, Mode, Op, Plan
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
@@ -138,7 +139,7 @@ class EmptyInodes:
             return self.link(src, dst)
         return NOT_READ
 
-    def _reserve(self, wanted: int) -> tuple[str, int]:
+    def reserve(self, wanted: int) -> tuple[str, int]:
         """Return the current shared empty file and how many of ``wanted`` links it may still take."""
         with self._lock:
             if self._count >= self.per_inode:
@@ -160,7 +161,7 @@ class EmptyInodes:
         try:
             done = 0
             while done < len(names) and not abort.is_set():
-                source, granted = self._reserve(min(_ABORT_EVERY, len(names) - done))
+                source, granted = self.reserve(min(_ABORT_EVERY, len(names) - done))
                 for name in names[done:done + granted]:
                     try:
                         os.link(source, name, dst_dir_fd=dst_fd)
@@ -182,15 +183,17 @@ class EmptyInodes:
                 os.unlink(source)
 
 
-# Threads per mode: transfers are mostly system calls, which release the GIL, so a second and
-# further threads overlap them (copies also overlap reading, hashing and writing).  move stays
-# on one thread so that its journal is in the order of the renames.
+# Threads per mode: copies overlap reading, hashing and writing on several threads.  Links are
+# too short for that (threads queue for the GIL after each one), so many of them are shared
+# with a forked helper process instead (HELPER_FILES); a few run on threads.  move stays on one
+# thread so that its journal is in the order of the renames.
 THREADS: dict[Mode, int] = {Mode.COPY: 4, Mode.MANIMGONLY: 4, Mode.HARD: 2, Mode.FAKE: 2, Mode.TICKET: 2}
 FOLDER_THREADS = 4
 _CHUNK_FILES = 512
 _CHUNK_BYTES = 256 << 20
 _FOLDER_FILES = 16384  # a folder's links in tasks this big: its folder lock stays with one thread
 _ABORT_EVERY = 256  # files between two looks at the abort flag
+HELPER_FILES = 1024  # links in folders from which a forked helper makes half (see core/forked.py)
 
 Done = List[Tuple[str, int, Optional[str]]]  # (package-relative path, size, md5)
 BatchTransfer = Callable[[str, str, List[str], threading.Event], None]
@@ -204,6 +207,16 @@ class Planned(NamedTuple):
 
 
 Task = Callable[[], Union[Done, Planned]]
+
+
+class Batch(NamedTuple):
+    """One folder's files (or part of them) transferred by a :data:`BatchTransfer`."""
+
+    transfer: BatchTransfer
+    src: str
+    dst: str
+    rel: str
+    files: Sequence[tuple[str, int]]
 
 
 def run_tasks(tasks: Iterator[Task], workers: int, abort: threading.Event) -> Iterator[Done | Planned]:
@@ -410,12 +423,10 @@ class Executor:
             return self.empty.link_names
         return None
 
-    def _batches(self, action: Action, batch: BatchTransfer, src: str, dst: str, rel: str,
-                 abort: threading.Event) -> Iterator[Task]:
+    def _batches(self, action: Action, batch: BatchTransfer, src: str, dst: str, rel: str) -> Iterator[Batch]:
         files = action.files
         for start in range(0, len(files), _FOLDER_FILES):
-            chunk = files[start:start + _FOLDER_FILES]
-            yield partial(self._transfer_batch, batch, src, dst, rel, chunk, abort)
+            yield Batch(batch, src, dst, rel, files[start:start + _FOLDER_FILES])
 
     def _transfer_batch(self, batch: BatchTransfer, src: str, dst: str, rel: str,
                         files: Sequence[tuple[str, int]], abort: threading.Event) -> Planned:
@@ -423,8 +434,11 @@ class Executor:
         self.progress.advance(len(files), sum(size for _, size in files))
         return Planned(rel, files)
 
-    def _tasks(self, abort: threading.Event) -> Iterator[Task]:
-        """Yield each action's files in chunks to transfer (their folders are made already)."""
+    def _tasks(self, abort: threading.Event, batches: list[Batch]) -> Iterator[Task]:
+        """Yield each action's files in chunks to transfer (their folders are made already).
+
+        Whole folders that are linked rather than read go to ``batches`` instead.
+        """
         for action in self.plan.actions:
             if action.op is not Op.TRANSFER:
                 continue
@@ -440,7 +454,7 @@ class Executor:
             files = action.files
             batch = self._batch_for(transfer)
             if batch is not None:
-                yield from self._batches(action, batch, src, dst, rel, abort)
+                batches.extend(self._batches(action, batch, src, dst, rel))
                 continue
             start, size = 0, 0
             for n, (_, file_size) in enumerate(files):
@@ -491,16 +505,69 @@ class Executor:
         self._make_folders(transfers)
         entries = self.result.entries
         abort = threading.Event()
-        for done in run_tasks(self._tasks(abort), THREADS.get(plan.mode, 1), abort):
+        batches: list[Batch] = []
+        for done in run_tasks(self._tasks(abort, batches), THREADS.get(plan.mode, 1), abort):
             if isinstance(done, Planned):
                 self.result.planned.append(done)
                 continue
             for rel, size, md5 in done:
                 entries[rel] = (size, md5)
+        self._link_batches(batches, abort)
         if plan.mode in (Mode.COPY, Mode.MANIMGONLY):
             for action in transfers:
                 self._copy_dir_times(action)
         self.progress.finish()
+
+    def _link_batches(self, batches: Sequence[Batch], abort: threading.Event) -> None:
+        """Make the folders' links: with a forked helper when there are many, else on threads."""
+        planned = self.result.planned
+        if sum(len(batch.files) for batch in batches) < HELPER_FILES or not hasattr(os, "fork"):
+            tasks = (partial(self._transfer_batch, *batch, abort) for batch in batches)
+            planned.extend(done for done in run_tasks(tasks, THREADS.get(self.plan.mode, 1), abort)
+                           if isinstance(done, Planned))
+            return
+        theirs = set(share([len(batch.files) for batch in batches]))
+        pieces = [piece for index in sorted(theirs) for piece in self._pieces(batches[index])]
+        helper = LinkHelper([job for job, _ in pieces])
+        try:
+            for index, batch in enumerate(batches):
+                if index not in theirs:
+                    planned.append(self._transfer_batch(*batch, abort))
+                    self._linked_by_helper(pieces, helper.poll())
+            self._linked_by_helper(pieces, helper.wait())
+        except ChildProcessError as exc:
+            raise ExecutionError(f"{exc}; the partial package is marked by {self.packpath / MARKER} and the next "
+                                 "run rolls it back") from None
+        except BaseException:
+            helper.kill()
+            raise
+        for number, linked in helper.left():  # what the helper left, on the ordinary path
+            batch = pieces[number][1]
+            if linked:
+                self._credit(batch._replace(files=batch.files[:linked]))
+            planned.append(self._transfer_batch(*batch._replace(files=batch.files[linked:]), abort))
+
+    def _pieces(self, batch: Batch) -> Iterator[tuple[LinkJob, Batch]]:
+        """Split a batch into the helper's jobs: one per folder, or per shared empty file (fake)."""
+        names = [name for name, _ in batch.files]
+        if batch.transfer is hard_link_names:
+            yield LinkJob(batch.src, "", batch.dst, names), batch
+            return
+        done = 0
+        while done < len(names):
+            empty, granted = self.empty.reserve(len(names) - done)
+            yield LinkJob("", empty, batch.dst, names[done:done + granted]), \
+                batch._replace(files=batch.files[done:done + granted])
+            done += granted
+
+    def _linked_by_helper(self, pieces: Sequence[tuple[LinkJob, Batch]], reports: Iterable[Report]) -> None:
+        for report in reports:
+            if report.complete:
+                self._credit(pieces[report.job][1])
+
+    def _credit(self, batch: Batch) -> None:
+        self.progress.advance(len(batch.files), sum(size for _, size in batch.files))
+        self.result.planned.append(Planned(batch.rel, batch.files))
 
     def _record_created(self, rel: str) -> None:
         if self.journal is not None:

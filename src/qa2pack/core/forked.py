@@ -1,0 +1,204 @@
+"""A second process that does part of a run's many small system calls (links, hashes of small files).
+
+Two threads of one Python process make links no faster than one: every ``os.link`` returns to
+the interpreter lock, and the threads queue for it (small files hash the same way).  Two
+processes do nearly twice the work, because the kernel serves them in parallel.  So a run with
+many links or files to hash forks one helper that does its share while the run does the rest.
+
+The helper inherits the plan's names and the run's locks (it holds them while it lives), does
+only its jobs, reports each on a pipe (with its results), and stops at the first failure, saying
+how far it got.  The run then does what the helper left on its ordinary path, which reports any
+error as it always does.  The helper ends when the run ends (the run kills and waits for it on
+any failure) and stops by itself within a few hundred files if the run is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import warnings
+from collections.abc import Sequence
+from typing import Callable, Generic, NamedTuple, TypeVar
+
+CHECK_EVERY = 256  # files between two looks at whether the run is still there
+
+Job = TypeVar("Job")
+
+
+class Report(NamedTuple):
+    """One job the helper ended: how many of its files it did, whether that was all, their results."""
+
+    job: int
+    done: int
+    complete: bool
+    payload: bytes
+
+
+# A job's work in the helper: (job, run's process id) -> (files done, all of them?, results).
+# It must catch its files' errors itself and stop there: what it returns is how far it got.
+Work = Callable[[Job, int], "tuple[int, bool, bytes]"]
+
+
+def share(weights: Sequence[int]) -> list[int]:
+    """Return the indices of jobs for the helper: about half of the weight, heaviest jobs first."""
+    mine = theirs = 0
+    helper: list[int] = []
+    for index in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        if theirs < mine:
+            helper.append(index)
+            theirs += weights[index]
+        else:
+            mine += weights[index]
+    return sorted(helper)
+
+
+def check_run(run: int) -> None:
+    """End the helper if the run that forked it is gone (killed): it must not work on alone."""
+    if os.getppid() != run:
+        os._exit(1)
+
+
+def _serve(jobs: Sequence[Job], work: Work[Job], out: int, run: int) -> None:
+    for index, job in enumerate(jobs):
+        done, complete, payload = work(job, run)
+        os.write(out, b"%d %d %d %d\n" % (index, done, complete, len(payload)) + payload)
+        if not complete:
+            return
+
+
+class Helper(Generic[Job]):
+    """The forked helper of one run: start it, take what it finished, then wait for it."""
+
+    def __init__(self, jobs: Sequence[Job], work: Work[Job]) -> None:
+        self.jobs = jobs
+        self.finished: list[int] = []
+        self.stopped: Report | None = None
+        self._buffer = b""
+        read, write = os.pipe()
+        run = os.getpid()
+        with warnings.catch_warnings():  # the helper calls nothing that another thread's lock guards
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the helper process (measured by the tests' outcomes)
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C and a scheduler's stop end it at once
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.close(read)
+                _serve(jobs, work, write, run)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        self._read = read
+        os.set_blocking(read, False)
+
+    def poll(self) -> list[Report]:
+        """Return the jobs ended since the last call (never waits)."""
+        try:
+            data = os.read(self._read, 1 << 16)
+        except BlockingIOError:
+            return []
+        return self._take(data)
+
+    def _take(self, data: bytes) -> list[Report]:
+        self._buffer += data
+        reports = []
+        while b"\n" in self._buffer:
+            header, _, rest = self._buffer.partition(b"\n")
+            index, done, complete, size = map(int, header.split())
+            if len(rest) < size:
+                break
+            report = Report(index, done, bool(complete), rest[:size])
+            self._buffer = rest[size:]
+            reports.append(report)
+            if report.complete:
+                self.finished.append(index)
+            else:
+                self.stopped = report
+        return reports
+
+    def wait(self) -> list[Report]:
+        """Wait for the helper to end; return the jobs ended since the last poll.
+
+        Raises ``ChildProcessError`` if it ended without saying where it stopped (killed).
+        """
+        os.set_blocking(self._read, True)
+        reports = []
+        while data := os.read(self._read, 1 << 16):
+            reports += self._take(data)
+        os.close(self._read)
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if status != 0 and self.stopped is None:
+            raise ChildProcessError(f"the helper process ended unexpectedly (wait status {status})")
+        return reports
+
+    def left(self) -> list[tuple[int, int]]:
+        """After :meth:`wait`: (job, files already done) of every job the helper did not finish."""
+        finished = set(self.finished)
+        stopped = self.stopped
+        return [(index, stopped.done if stopped is not None and stopped.job == index else 0)
+                for index in range(len(self.jobs)) if index not in finished]
+
+    def kill(self) -> None:
+        """End the helper now and wait for it (the run failed or was stopped)."""
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):  # it had just ended
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+            os.close(self._read)
+
+
+# -- links ------------------------------------------------------------------------------------
+
+class LinkJob(NamedTuple):
+    """Link ``names`` into ``target``: each from the same name in ``source``, or all from ``empty``."""
+
+    source: str
+    empty: str
+    target: str
+    names: Sequence[str]
+
+
+def _open_folder(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def link_job(job: LinkJob, run: int) -> tuple[int, bool, bytes]:
+    """Link one job's names (in the helper); stop at the first that fails."""
+    try:
+        target = _open_folder(job.target)
+    except OSError:
+        return 0, False, b""
+    try:
+        source = _open_folder(job.source) if not job.empty else -1
+    except OSError:
+        os.close(target)
+        return 0, False, b""
+    try:
+        link, names = os.link, job.names
+        for start in range(0, len(names), CHECK_EVERY):
+            check_run(run)
+            for offset, name in enumerate(names[start:start + CHECK_EVERY]):
+                try:
+                    if source < 0:
+                        link(job.empty, name, dst_dir_fd=target)
+                    else:
+                        link(name, name, src_dir_fd=source, dst_dir_fd=target)
+                except OSError:
+                    return start + offset, False, b""
+        return len(names), True, b""
+    finally:
+        os.close(target)
+        if source >= 0:
+            os.close(source)
+
+
+class LinkHelper(Helper[LinkJob]):
+    """A helper that makes links."""
+
+    def __init__(self, jobs: Sequence[LinkJob]) -> None:
+        super().__init__(jobs, link_job)

@@ -1,0 +1,179 @@
+"""A forked helper makes part of a run's links; whatever it leaves, the run makes on its ordinary path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from factories import SB3, project229_setup3, refuse_first_link, tree_listing
+from qa2pack import Mode, PackageOptions, package
+from qa2pack.core.errors import ExecutionError
+from qa2pack.core.forked import LinkHelper, LinkJob, share
+from qa2pack.delivery.layout import MARKER
+from qa2pack.formats.manifest import read_manifest
+from qa2pack.run import execute as execute_module
+from qa2pack.run.execute import EmptyInodes
+
+
+def _folder(path: Path, names: list[str]) -> Path:
+    path.mkdir(parents=True)
+    for name in names:
+        (path / name).write_bytes(name.encode())
+    return path
+
+
+@given(st.lists(st.integers(1, 20_000), max_size=40))
+def test_the_helper_gets_about_half_of_the_links(sizes: list[int]) -> None:
+    helper = share(sizes)
+    assert helper == sorted(set(helper)) and all(0 <= index < len(sizes) for index in helper)
+    theirs = sum(sizes[index] for index in helper)
+    assert abs((sum(sizes) - theirs) - theirs) <= max(sizes, default=0)
+
+
+def test_a_helper_links_its_jobs_and_says_which_it_finished(tmp_path: Path) -> None:
+    src = _folder(tmp_path / "src", [f"f{n}" for n in range(700)])
+    empty = tmp_path / "empty"
+    empty.touch()
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    helper = LinkHelper([LinkJob(str(src), "", str(one), [f"f{n}" for n in range(700)]),
+                         LinkJob("", str(empty), str(two), ["a", "b"])])
+    assert sorted(report.job for report in helper.poll() + helper.wait()) == [0, 1] and helper.stopped is None
+    assert helper.left() == []
+    assert all((one / f"f{n}").stat().st_ino == (src / f"f{n}").stat().st_ino for n in range(700))
+    assert empty.stat().st_nlink == 3 and sorted(p.name for p in two.iterdir()) == ["a", "b"]
+
+
+def test_a_helper_stops_at_its_first_failure_and_says_how_far_it_got(tmp_path: Path) -> None:
+    src = _folder(tmp_path / "src", ["a", "b", "c", "e"])
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    helper = LinkHelper([LinkJob(str(src), "", str(dst), ["a"]), LinkJob(str(src), "", str(dst), ["b", "c", "d", "e"]),
+                         LinkJob(str(src), "", str(tmp_path / "missing"), ["e"])])
+    helper.wait()
+    assert helper.finished == [0] and helper.stopped is not None and helper.stopped[:3] == (1, 2, False)
+    assert helper.left() == [(1, 2), (2, 0)]
+    assert sorted(p.name for p in dst.iterdir()) == ["a", "b", "c"]
+
+
+def test_a_helper_that_is_killed_is_an_error_not_a_success(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.touch()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    helper = LinkHelper([LinkJob("", str(empty), str(dst), [f"f{n}" for n in range(30_000)])])
+    os.kill(helper.pid, signal.SIGKILL)
+    with pytest.raises(ChildProcessError, match="ended unexpectedly"):
+        helper.wait()
+
+
+def test_a_helper_stops_by_itself_soon_after_its_run_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "empty").touch()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    run = ("import os, sys; from qa2pack.core.forked import LinkHelper, LinkJob; "  # one job: no report to fail on
+           "helper = LinkHelper([LinkJob('', sys.argv[1], sys.argv[2], [f'f{n}' for n in range(60000)])]); "
+           "print(helper.pid, flush=True); os.kill(os.getpid(), 9)")
+    process = subprocess.run([sys.executable, "-c", run, str(tmp_path / "empty"), str(dst)], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    assert process.returncode == -signal.SIGKILL
+    pid = int(process.stdout)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(pid)
+    assert len(os.listdir(dst)) < 60_000  # it stopped: it did not finish the run's work alone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def helped(monkeypatch):  # type: ignore[no-untyped-def]
+    """Make every run's links with the helper, however few (the demo trees are small)."""
+    started: list[list[LinkJob]] = []
+
+    class Counted(LinkHelper):
+        def __init__(self, jobs) -> None:  # type: ignore[no-untyped-def]
+            started.append(list(jobs))
+            super().__init__(jobs)
+
+    monkeypatch.setattr(execute_module, "HELPER_FILES", 1)
+    monkeypatch.setattr(execute_module, "LinkHelper", Counted)
+    return started
+
+
+@pytest.mark.parametrize("mode", [Mode.HARD, Mode.FAKE])
+def test_a_package_linked_with_the_helper_is_the_package_linked_without(build, tmp_path: Path, helped, mode,
+                                                                        monkeypatch) -> None:
+    sb3 = build(project229_setup3(), "project229") / SB3
+    reference = tmp_path / "ref" / "2011.0.00229.S"
+    with monkeypatch.context() as without:
+        without.setattr(execute_module, "HELPER_FILES", 10**9)
+        package(sb3, reference, PackageOptions(mode=mode))
+    assert not helped
+    if mode is Mode.FAKE:  # small shared inodes: the helper's share spans several
+        EmptyInodes.__init__.__defaults__ = (7,)  # type: ignore[attr-defined]
+    try:
+        packpath = tmp_path / "2011.0.00229.S"
+        package(sb3, packpath, PackageOptions(mode=mode))
+    finally:
+        EmptyInodes.__init__.__defaults__ = (30_000,)  # type: ignore[attr-defined]
+    assert helped and sum(len(job.names) for job in helped[0]) > 5
+    assert tree_listing(packpath) == tree_listing(reference)
+    assert read_manifest(packpath.parent / "2011.0.00229.S.manifest.tsv").entries == \
+        read_manifest(reference.parent / "2011.0.00229.S.manifest.tsv").entries
+    linked = [(Path(job.source, name), Path(job.target, name)) for job in helped[0] for name in job.names]
+    assert all(str(target).startswith(f"{packpath}/") for _, target in linked)
+    if mode is Mode.HARD:
+        assert all(target.stat().st_ino == source.stat().st_ino for source, target in linked)
+    else:
+        assert all(target.stat().st_size == 0 and target.stat().st_nlink <= 8 for _, target in linked)
+        assert not list(packpath.glob(".qa2pack-empty-*"))
+
+
+def test_the_run_makes_what_the_helper_left_after_a_full_inode(build, tmp_path: Path, helped, monkeypatch) -> None:
+    sb3 = build(project229_setup3(), "project229") / SB3
+    refuse_first_link(monkeypatch)  # in the helper too: it stops at its first link
+    packpath = tmp_path / "2011.0.00229.S"
+    package(sb3, packpath, PackageOptions(mode=Mode.FAKE))
+    monkeypatch.undo()
+    assert helped
+    reference = tmp_path / "ref" / "2011.0.00229.S"
+    package(sb3, reference, PackageOptions(mode=Mode.FAKE))
+    assert tree_listing(packpath) == tree_listing(reference)
+    assert not list(packpath.glob(".qa2pack-empty-*"))
+
+
+def test_a_source_gone_from_the_helpers_share_stops_the_run_marked(build, tmp_path: Path, helped,
+                                                                   monkeypatch) -> None:
+    sb3 = build(project229_setup3(), "project229") / SB3
+    gone: list[Path] = []
+
+    class Vanishing(execute_module.LinkHelper):  # type: ignore[misc,name-defined]
+        def __init__(self, jobs) -> None:  # type: ignore[no-untyped-def]
+            job = max(jobs, key=lambda job: len(job.names))
+            gone.append(Path(job.source, job.names[-1]))
+            gone[0].rename(gone[0].with_name(gone[0].name + ".away"))
+            super().__init__(jobs)
+
+    monkeypatch.setattr(execute_module, "LinkHelper", Vanishing)
+    packpath = tmp_path / "2011.0.00229.S"
+    with pytest.raises(ExecutionError, match="No such file or directory") as caught:
+        package(sb3, packpath, PackageOptions(mode=Mode.HARD))
+    assert str(gone[0]) in str(caught.value)
+    assert (packpath / MARKER).is_file()
