@@ -1,7 +1,8 @@
-"""A forked helper makes part of a run's links; whatever it leaves, the run makes on its ordinary path."""
+"""A forked helper makes part of a run's links and hashes; whatever it leaves, the run does on its ordinary path."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -18,7 +19,8 @@ from qa2pack import Mode, PackageOptions, package
 from qa2pack.core.errors import ExecutionError
 from qa2pack.core.forked import LinkHelper, LinkJob, share
 from qa2pack.delivery.layout import MARKER
-from qa2pack.formats.manifest import read_manifest
+from qa2pack.formats import manifest as manifest_module
+from qa2pack.formats.manifest import hash_files, hash_files_steady, read_manifest
 from qa2pack.run import execute as execute_module
 from qa2pack.run.execute import EmptyInodes
 
@@ -177,3 +179,58 @@ def test_a_source_gone_from_the_helpers_share_stops_the_run_marked(build, tmp_pa
         package(sb3, packpath, PackageOptions(mode=Mode.HARD))
     assert str(gone[0]) in str(caught.value)
     assert (packpath / MARKER).is_file()
+
+
+# -- hashes ----------------------------------------------------------------------------------
+
+def _files(root: Path, count: int) -> list[tuple[str, str]]:
+    root.mkdir()
+    pairs = []
+    for n in range(count):
+        path = root / f"f{n:04d}"
+        path.write_bytes(os.urandom(n % 700) * (1 + n % 3))
+        pairs.append((path.name, str(path)))
+    return pairs
+
+
+def test_files_hashed_with_the_helper_have_the_hashes_and_progress_of_one_thread(tmp_path: Path, monkeypatch) -> None:
+    pairs = _files(tmp_path / "data", 300)
+    expected = {key: (hashlib.md5(Path(path).read_bytes()).hexdigest(), Path(path).stat().st_size)  # noqa: S324
+                for key, path in pairs}
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
+    forked: list[int] = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forked.append(1) or real_fork())
+    told: list[tuple[int, int]] = []
+    sizes = {key: size for key, (_, size) in expected.items()}
+    assert hash_files(pairs, advance=lambda files, nbytes: told.append((files, nbytes)), sizes=sizes) == \
+        {key: md5 for key, (md5, _) in expected.items()}
+    assert forked and sum(files for files, _ in told) == 300 and sum(n for _, n in told) == sum(sizes.values())
+    assert hash_files_steady(pairs) == expected
+
+
+def test_a_file_the_helper_cannot_read_fails_as_it_would_without_it(tmp_path: Path, monkeypatch) -> None:
+    pairs = _files(tmp_path / "data", 300)
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
+    real = manifest_module._hash_job
+
+    def vanishing(hash_one, chunk, run):  # type: ignore[no-untyped-def]
+        os.unlink(chunk[-1][1])  # in the helper, just before it reads its run of files
+        return real(hash_one, chunk, run)
+
+    monkeypatch.setattr(manifest_module, "_hash_job", vanishing)
+    with pytest.raises(FileNotFoundError) as caught:
+        hash_files(pairs)
+    assert caught.value.filename in {path for _, path in pairs} and not Path(caught.value.filename).exists()
+
+
+def test_hashes_are_complete_even_if_the_helper_dies(tmp_path: Path, monkeypatch) -> None:
+    pairs = _files(tmp_path / "data", 300)
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
+    expected = hash_files(pairs, workers=1)
+
+    def dying(hash_one, chunk, run):  # type: ignore[no-untyped-def]
+        os._exit(9)
+
+    monkeypatch.setattr(manifest_module, "_hash_job", dying)
+    assert hash_files(pairs) == expected
