@@ -52,7 +52,7 @@ def casa_demo(tmp_path_factory: pytest.TempPathFactory, pi_script: Path) -> dict
 
 
 def test_the_restored_calibrated_data_equal_the_analysts(casa_demo: dict) -> None:
-    assert casa_demo["exit_code"] == 0 and casa_demo["ok"], casa_demo["text"]
+    assert casa_demo["exit_code"] == 0 and casa_demo.get("ok"), casa_demo.get("error", casa_demo.get("text"))
     verdicts = casa_demo["comparison"]
     assert [Path(v["restored"]).name for v in verdicts] == [f"{uid}.ms.split.cal" for uid in sorted(reduction.EBS)]
     for verdict in verdicts:

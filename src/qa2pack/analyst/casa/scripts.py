@@ -23,7 +23,7 @@ SIMULATE = '''\
 # Simulate one ALMA execution of {sb} and export it as the ASDM {uid} (qa2pack demo --casa).
 import os
 import numpy as np
-from casatools import simulator, componentlist, measures, ctsys
+from casatools import simulator, componentlist, measures, table, ctsys
 from casatasks import exportasdm
 from casatasks.private import simutil
 
@@ -54,9 +54,24 @@ for name, seconds in scans:
 sm.predict(complist="{uid}.sim.cl")
 sm.setseed({seed})
 sm.setnoise(mode="simplenoise", simplenoise="0.08Jy")
-sm.setgain(mode="fbm", amplitude=0.08)
 sm.corrupt()
 sm.close()
+
+# Drifting antenna gains from a seeded generator, so that every run simulates the same data:
+# the simulator's own drifting gains (setgain mode "fbm") ignore setseed and now and then come
+# out NaN for the reference antenna, which leaves its solves nothing to work with.
+rng = np.random.default_rng({seed})
+tb = table()
+tb.open("{uid}.sim.ms", nomodify=False)
+times, first, second = tb.getcol("TIME"), tb.getcol("ANTENNA1"), tb.getcol("ANTENNA2")
+antennas, instants = max(first.max(), second.max()) + 1, np.unique(times)
+phase = rng.uniform(-np.pi, np.pi, (antennas, 1)) + np.cumsum(rng.normal(0, 0.05, (antennas, instants.size)), axis=1)
+amplitude = 1 + rng.normal(0, 0.05, (antennas, 1)) + np.cumsum(rng.normal(0, 0.005, (antennas, instants.size)), axis=1)
+gains = amplitude * np.exp(1j * phase)
+at = np.searchsorted(instants, times)
+data = tb.getcol("DATA")
+tb.putcol("DATA", (data * (gains[first, at] * np.conj(gains[second, at]))).astype(data.dtype))
+tb.close()
 exportasdm(vis="{uid}.sim.ms", asdm="{uid}", archiveid="A002", rangeid="{range_id}")
 '''
 
