@@ -1,4 +1,4 @@
-"""A forked helper makes part of a run's links and hashes; whatever it leaves, the run does on its ordinary path."""
+"""A forked helper scans, links and hashes part of a run's files; what it leaves, the run does on its ordinary path."""
 
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ from hypothesis import strategies as st
 
 from factories import SB3, project229_setup3, refuse_first_link, tree_listing
 from qa2pack import Mode, PackageOptions, package
-from qa2pack.core.errors import ExecutionError
+from qa2pack.core import forked as forked_module
+from qa2pack.core.errors import ExecutionError, InputError
 from qa2pack.core.forked import LinkHelper, LinkJob, share
 from qa2pack.delivery.layout import MARKER
 from qa2pack.formats import manifest as manifest_module
 from qa2pack.formats.manifest import hash_files, hash_files_steady, read_manifest
 from qa2pack.run import execute as execute_module
 from qa2pack.run.execute import EmptyInodes
+from qa2pack.scan import probe as probe_module
+from qa2pack.scan.probe import scan_tree
 
 
 def _folder(path: Path, names: list[str]) -> Path:
@@ -74,8 +77,8 @@ def test_a_helper_that_is_killed_is_an_error_not_a_success(tmp_path: Path) -> No
     dst.mkdir()
     helper = LinkHelper([LinkJob("", str(empty), str(dst), [f"f{n}" for n in range(30_000)])])
     os.kill(helper.pid, signal.SIGKILL)
-    with pytest.raises(ChildProcessError, match="ended unexpectedly"):
-        helper.wait()
+    helper.wait()
+    assert "ended unexpectedly" in helper.lost and helper.left() == [(0, 0)]
 
 
 def test_a_helper_stops_by_itself_soon_after_its_run_is_killed(tmp_path: Path) -> None:
@@ -234,3 +237,78 @@ def test_hashes_are_complete_even_if_the_helper_dies(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(manifest_module, "_hash_job", dying)
     assert hash_files(pairs) == expected
+
+
+def test_a_helper_that_dies_while_linking_stops_the_run_marked(build, tmp_path: Path, helped, monkeypatch) -> None:
+    sb3 = build(project229_setup3(), "project229") / SB3
+    monkeypatch.setattr(forked_module, "link_job", lambda job, run: os._exit(9))
+    packpath = tmp_path / "2011.0.00229.S"
+    with pytest.raises(ExecutionError, match="ended unexpectedly"):
+        package(sb3, packpath, PackageOptions(mode=Mode.HARD))
+    assert (packpath / MARKER).is_file()
+
+
+# -- the scan ----------------------------------------------------------------------------------
+
+def _alone(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = probe_module._Walker.__init__
+
+    def unshared(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real(self, *args, **kwargs)
+        self.may_share = False
+
+    monkeypatch.setattr(probe_module._Walker, "__init__", unshared)
+
+
+@pytest.mark.parametrize("follow_links", [False, True])
+def test_a_tree_scanned_with_the_helper_is_the_tree_scanned_alone(build, tmp_path: Path, monkeypatch,
+                                                                 follow_links: bool) -> None:
+    root = build(project229_setup3(), "project229")
+    for folder in ("Combined", "X528", "X8c"):  # links of every kind, in both shares (SB3's folders)
+        inside = root / SB3 / folder
+        os.symlink("missing.log", inside / "dangling.log")
+        os.symlink(str(tmp_path), inside / "outside")
+        os.symlink(next(p.name for p in sorted(inside.iterdir()) if p.is_dir()), inside / "again")
+    started: list[int] = []
+    real = probe_module.Helper.__init__
+
+    def counted(self, jobs, work):  # type: ignore[no-untyped-def]
+        started.append(len(jobs))
+        real(self, jobs, work)
+
+    monkeypatch.setattr(probe_module.Helper, "__init__", counted)
+    shared = scan_tree(root, follow_links=follow_links)
+    assert started and started[0] >= 1
+    _alone(monkeypatch)
+    alone = scan_tree(root, follow_links=follow_links)
+    assert len(started) == 1 and shared == alone and shared.links and shared.owner_samples
+
+
+def test_an_error_in_the_helpers_share_is_the_error_of_a_scan_alone(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "orig"
+    for name in ("a", "b", "c"):
+        (root / name / "inner").mkdir(parents=True)
+        (root / name / "inner" / "file.txt").write_text(name)
+    os.symlink("..", root / "b" / "inner" / "up")  # b goes to the helper (every second folder)
+    with pytest.raises(InputError) as shared:
+        scan_tree(root, follow_links=True)
+    _alone(monkeypatch)
+    with pytest.raises(InputError) as alone:
+        scan_tree(root, follow_links=True)
+    assert "symlink loop" in str(shared.value) and str(shared.value) == str(alone.value)
+
+
+def test_a_scan_whose_helper_dies_is_complete(build, monkeypatch) -> None:
+    root = build(project229_setup3(), "project229")
+    expected = scan_tree(root)
+    real = probe_module._Walker._scan_for_helper
+    calls = {"n": 0}
+
+    def dying(self, child, run):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:  # after it has sent one subtree
+            os._exit(9)
+        return real(self, child, run)
+
+    monkeypatch.setattr(probe_module._Walker, "_scan_for_helper", dying)
+    assert scan_tree(root) == expected

@@ -15,6 +15,8 @@ any failure) and stops by itself within a few hundred files if the run is killed
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import gc
 import os
 import signal
 import warnings
@@ -74,8 +76,13 @@ class Helper(Generic[Job]):
         self.jobs = jobs
         self.finished: list[int] = []
         self.stopped: Report | None = None
+        self.lost = ""  # why the helper ended without saying where it stopped, if it did
         self._buffer = b""
         read, write = os.pipe()
+        resize = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux, Python 3.10+
+        if resize is not None:  # room for a few jobs' results between two reads
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(write, resize, 1 << 20)
         run = os.getpid()
         with warnings.catch_warnings():  # the helper calls nothing that another thread's lock guards
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -83,6 +90,7 @@ class Helper(Generic[Job]):
         if self.pid == 0:  # pragma: no cover - the helper process (measured by the tests' outcomes)
             status = 1
             try:
+                gc.disable()  # a collection would touch, and so copy, every page the run shares with it
                 signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C and a scheduler's stop end it at once
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.close(read)
@@ -122,7 +130,8 @@ class Helper(Generic[Job]):
     def wait(self) -> list[Report]:
         """Wait for the helper to end; return the jobs ended since the last poll.
 
-        Raises ``ChildProcessError`` if it ended without saying where it stopped (killed).
+        If it ended without saying where it stopped (it was killed), :attr:`lost` says so: the
+        jobs it did not report are in :meth:`left`, but one of them may be half done.
         """
         os.set_blocking(self._read, True)
         reports = []
@@ -132,7 +141,7 @@ class Helper(Generic[Job]):
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
         if status != 0 and self.stopped is None:
-            raise ChildProcessError(f"the helper process ended unexpectedly (wait status {status})")
+            self.lost = f"the helper process ended unexpectedly (wait status {status})"
         return reports
 
     def left(self) -> list[tuple[int, int]]:

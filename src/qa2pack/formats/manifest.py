@@ -399,9 +399,7 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
         for index in mine:
             hash_here(chunks[index])
             take(helper.poll())
-        take(helper.wait())
-    except ChildProcessError:
-        pass  # what it finished is taken; the rest is hashed below
+        take(helper.wait())  # if it died, what it finished is taken and the rest hashed below
     except BaseException:
         helper.kill()
         raise

@@ -535,12 +535,12 @@ class Executor:
                     planned.append(self._transfer_batch(*batch, abort))
                     self._linked_by_helper(pieces, helper.poll())
             self._linked_by_helper(pieces, helper.wait())
-        except ChildProcessError as exc:
-            raise ExecutionError(f"{exc}; the partial package is marked by {self.packpath / MARKER} and the next "
-                                 "run rolls it back") from None
         except BaseException:
             helper.kill()
             raise
+        if helper.lost:  # links are not made twice: which of its folder's names it made is unknown
+            raise ExecutionError(f"{helper.lost}; the partial package is marked by {self.packpath / MARKER} and the "
+                                 "next run rolls it back")
         for number, linked in helper.left():  # what the helper left, on the ordinary path
             batch = pieces[number][1]
             if linked:

@@ -13,11 +13,14 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..core.errors import InputError
+from ..core.forked import Helper, Report, check_run, share
 from ..core.model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
 from ..core.naming import leading_uid
 from ..delivery.layout import list_groups, readme_of, science_goals
+from . import wire
 from .classify import DirFacts, classify_dir, parse_table_type
 
 
@@ -37,6 +40,16 @@ class _Listing:
         return self.files + [(f.name, f.size) for f in self.linked] if self.linked else self.files
 
 
+class _Child(NamedTuple):
+    """A folder to scan below the current one (the arguments of :meth:`_Walker.scan_folder`)."""
+
+    name: str
+    path: str
+    rel: str
+    real_rel: str | None
+    ancestors: frozenset[str]
+
+
 class _Walker:
     """State of one scan: root, link policy, and every link that was not followed."""
 
@@ -46,6 +59,7 @@ class _Walker:
         self.plain_names = plain_names
         self.notes: list[LinkNote] = []
         self.owners: dict[tuple[int, int], str] = {}  # (owner, device) -> one file of theirs (hard-link preflight)
+        self.may_share = True  # the first folder with two subfolders shares them with a helper process
 
     # -- listing ---------------------------------------------------------------------------
     def list_dir(self, path: str, rel: str, ancestors: frozenset[str] | None) -> _Listing:
@@ -128,11 +142,16 @@ class _Walker:
             return self._unit(name, rel, kind, table_type, listing, real_rel)
         folders: list[Folder] = []
         units: list[Unit] = []
+        children = []
         for dir_name, dir_path, dir_real in sorted(listing.dirs):
-            child_rel = f"{rel}/{dir_name}" if rel else dir_name
             if dir_real is None and real_rel is not None:
                 dir_real = f"{real_rel}/{dir_name}"
-            child = self.scan_folder(dir_name, dir_path, child_rel, dir_real, ancestors)
+            children.append(_Child(dir_name, dir_path, f"{rel}/{dir_name}" if rel else dir_name, dir_real, ancestors))
+        if len(children) >= 2 and self.may_share and hasattr(os, "fork"):
+            scanned = self._scan_shared(children)
+        else:
+            scanned = [self.scan_folder(*child) for child in children]
+        for child in scanned:
             if isinstance(child, Unit):
                 units.append(child)
             else:
@@ -142,6 +161,56 @@ class _Walker:
             files = [f if f.link_target else FileEntry(f.name, f.size, f"{real_rel}/{f.name}") for f in files]
         return Folder(name, rel, tuple(folders), tuple(units), tuple(files), real_rel=real_rel,
                       asdm_links=tuple(sorted(listing.asdm_links)))
+
+    def _scan_shared(self, children: list[_Child]) -> list[Folder | Unit]:
+        """Scan sibling folders here and in a forked helper (once per walk: the first folder with two).
+
+        Listing and stat-ing are system calls that two processes make nearly twice as fast as one;
+        the result, its notes and its owners are exactly those of a walk in one process.
+        """
+        self.may_share = False
+        theirs = share([1] * len(children))
+        helper = Helper([children[index] for index in theirs], self._scan_for_helper)
+        found: dict[int, tuple[Folder | Unit, list[LinkNote], wire.Owners]] = {}
+        reports: list[Report] = []
+        try:
+            for index, child in enumerate(children):
+                if index not in theirs:
+                    found[index] = self._scan_alone(child)
+                    reports += helper.poll()  # a full pipe would stop the helper until it is read
+            reports += helper.wait()  # if it died, what it left is scanned below
+        except BaseException:
+            helper.kill()
+            raise
+        for report in reports:
+            if report.complete:
+                found[theirs[report.job]] = wire.loads(report.payload)
+        for number, _ in helper.left():  # what the helper could not scan (an error, most likely): here
+            found[theirs[number]] = self._scan_alone(children[theirs[number]])
+        scanned = []
+        for index in range(len(children)):
+            node, notes, owners = found[index]
+            scanned.append(node)
+            self.notes += notes
+            for owner, sample in owners.items():
+                self.owners.setdefault(owner, sample)
+        return scanned
+
+    def _scan_alone(self, child: _Child) -> tuple[Folder | Unit, list[LinkNote], wire.Owners]:
+        """Scan one child with its own notes and owners (merged later, in the order of a plain walk)."""
+        notes, owners = self.notes, self.owners
+        self.notes, self.owners = [], {}
+        try:
+            return self.scan_folder(*child), self.notes, self.owners
+        finally:
+            self.notes, self.owners = notes, owners
+
+    def _scan_for_helper(self, child: _Child, run: int) -> tuple[int, bool, bytes]:
+        check_run(run)
+        try:
+            return 1, True, wire.dumps(*self._scan_alone(child))
+        except Exception:  # noqa: BLE001 - the run scans it again and reports the error
+            return 0, False, b""
 
     def _unit(self, name: str, rel: str, kind: Kind, table_type: str | None, listing: _Listing,
               real_rel: str | None) -> Unit:
