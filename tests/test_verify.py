@@ -224,3 +224,16 @@ def test_a_manifest_that_is_not_text_is_one_line(copy_package: Path, tmp_path: P
     code = main(["verify", *[str(p) for p, _, _ in result.tars], "--manifest", str(bad)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_commands_run_from_inside_the_package_name_it_by_its_folder(copy_package: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An analyst who cd's into the package and types '.' gets the same checks and tar names."""
+    monkeypatch.chdir(copy_package / MEMBER)
+    assert main(["verify", "../../..", "-q"]) == 0
+    monkeypatch.chdir(copy_package)
+    assert main(["verify", ".", "-q"]) == 0
+    assert main(["tarsplit", ".", "--output", str(tmp_path / "tars"), "--mous-uid", MOUS, "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "tars").glob("*.tar")) == [f"{PROJECT}_{MOUS}_001_of_001.tar"]
+    assert main(["deliver", ".", str(tmp_path / "delivered"), "--mous-uid", MOUS, "-q"]) == 0
+    assert (tmp_path / "delivered" / f"{PROJECT}_{MOUS}_001_of_001.tar").is_file()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExecutionError, InputError, note_writing
+from ..core.naming import named_folder
 from ..formats.manifest import md5_file, parse_md5sum
 from ..restore.unpack import first_member, unpack_archive
 from ..run.lock import RunLock, Want
@@ -136,7 +137,7 @@ def download(url: str, folder: Path, progress: Progress | None = None, wait: boo
     """Fetch the raw data an archive page offers into ``folder``, check them, unpack the good tars."""
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise InputError(f"not an http(s) address: {url}")
-    folder = Path(folder).absolute()
+    folder = named_folder(folder)
     try:
         with _open(url) as response:
             page = response.read().decode(response.headers.get_content_charset() or "utf-8", "replace")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.config import Config, load_config
 from ..core.errors import InputError, UsageError, note_writing
+from ..core.naming import named_folder
 from ..delivery.layout import MD5SUMS, parse_tar_name
 from ..delivery.verify import is_delivery
 from ..run.lock import RunLock, Want
@@ -58,7 +59,7 @@ def publish(delivery: str | Path, to: str | Path | None = None, config: Config |
             wait: bool = False) -> PublishReport:
     """Link (or copy) a delivery's files into ``to`` (default: the ``[workspace] publish_dir`` setting)."""
     config = config or load_config(None)
-    delivery = Path(delivery).absolute()
+    delivery = named_folder(delivery)
     if not os.path.lexists(delivery):
         raise InputError(f"does not exist: {delivery}")
     if not is_delivery(delivery):

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.errors import InputError, note_writing
 from ..core.model import Mode
+from ..core.naming import named_folder
 from ..core.options import PackageOptions
 from ..delivery.layout import is_project_code
 from ..run.report import RunReport
@@ -46,7 +47,7 @@ def checklists(sb_dir: Path) -> list[Path]:
 
 def collect_for_jira(packpath: str | Path, sb_dir: str | Path) -> list[Path]:
     """Gather the ticket zip of ``packpath`` and the checklists of ``sb_dir`` into ``JIRA/`` beside the package."""
-    packpath, sb_dir = Path(packpath).absolute(), Path(sb_dir).absolute()
+    packpath, sb_dir = named_folder(packpath), named_folder(sb_dir)
     _, zip_path = ticket_paths(packpath)
     if not zip_path.is_file():
         raise InputError(f"no ticket beside {packpath} ({zip_path.name}); package in ticket mode first")
@@ -79,7 +80,7 @@ def ticket(sb_dir: str | Path, wait: bool = False) -> JiraReport:
     """Package an SB in ticket mode into ``packaging/ticket/<project>`` and gather ``JIRA/`` there."""
     from ..api import package
 
-    sb_dir = Path(sb_dir).absolute()
+    sb_dir = named_folder(sb_dir)
     reduction = sb_dir / sb_dir.name
     if not reduction.is_dir():
         raise InputError(f"{sb_dir} is not a started SB (no {reduction.name}/ inside; run 'qa2pack workspace start')")

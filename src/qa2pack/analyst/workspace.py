@@ -18,7 +18,7 @@ from typing import Any
 from ..core.config import Config, load_config
 from ..core.errors import InputError, note_writing
 from ..core.model import Kind
-from ..core.naming import asdm_uid, matches, natural_key, natural_sorted
+from ..core.naming import asdm_uid, matches, named_folder, natural_key, natural_sorted
 from ..planning.readme import DEFAULT_HEADER
 from ..run.lock import RunLock, Want
 from ..scan.members import find_eb_folders
@@ -137,7 +137,7 @@ def start(sb_dir: Path | None = None, asdm_dir: Path | None = None, project: str
         if len(found) > 1:
             return StartReport(None, choices=found)
         sb_dir = found[0]
-    sb_dir = Path(sb_dir).absolute()
+    sb_dir = named_folder(sb_dir)
     if not sb_dir.is_dir():
         raise InputError(f"SB folder does not exist: {sb_dir}")
     script = pi_script or (Path(config.workspace.pi_script) if config.workspace.pi_script else None)
@@ -149,7 +149,7 @@ def start(sb_dir: Path | None = None, asdm_dir: Path | None = None, project: str
 
 def _start(sb_dir: Path, asdm_dir: Path | None, project: str | None, move: bool,
            pi_script: Path | None) -> StartReport:
-    asdm_dir = Path(asdm_dir).absolute() if asdm_dir else sb_dir
+    asdm_dir = named_folder(asdm_dir) if asdm_dir else sb_dir
     if not asdm_dir.is_dir():
         raise InputError(f"ASDM folder does not exist: {asdm_dir}")
     asdms = _find_asdms(asdm_dir)
@@ -278,7 +278,7 @@ class LinkReport:
 
 def fluxequal_start(sb_dir: Path, wait: bool = False) -> LinkReport:
     """Link every EB's ``*.ms.split.cal`` and ``*.fluxscale`` into ``calibrated/`` (relative links)."""
-    sb_dir = Path(sb_dir).absolute()
+    sb_dir = named_folder(sb_dir)
     with RunLock([Want(sb_dir, exclusive=True)], "workspace fluxequal-start", wait, on_wait=log.warning):
         return _fluxequal_start(sb_dir)
 

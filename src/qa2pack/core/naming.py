@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase, translate
 from functools import lru_cache
+from pathlib import Path
 
 from .errors import UsageError
 
@@ -21,6 +23,14 @@ PPR_GLOBS = ("*PPR*.xml", "*pprequest.xml")
 # scriptForPI.py reads the pipeline manifest from script/ to find the ASDMs a restore needs.
 PIPELINE_MANIFEST_GLOBS = ("*pipeline_manifest.xml",)
 CALIBRATION_SCRIPT_GLOB = "*uid*.ms.scriptForCalibration.py"
+
+
+def named_folder(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` with its folder's own name last, so ``.`` or ``..`` name the project too.
+
+    Delivery names (project code, tar names) come from the package folder's name; links are kept.
+    """
+    return Path(os.path.abspath(path))
 
 
 def matches(name: str, patterns: Iterable[str]) -> bool:

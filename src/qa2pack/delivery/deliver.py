@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError, LockBusyError, VerifyFailed, note_writing
+from ..core.naming import named_folder
 from ..formats.manifest import manifest_path, md5sum_line
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress
@@ -49,7 +50,7 @@ def deliver(packpath: Path, dest: Path, max_size: int = DEFAULT_MAX_SIZE, fake_o
             progress: Progress | None = None, naming: DeliveryNaming = DEFAULT_NAMING,
             wait: bool = False) -> DeliveryReport:
     """Split packpath into verified tars with md5 sidecars and an md5sums.txt in DEST (held exclusively)."""
-    packpath, dest = Path(packpath), Path(dest)
+    packpath, dest = named_folder(packpath), Path(dest)
     try:
         _refusals(packpath, dest, fake_ok, naming)  # before a lock file is made (and again under the lock)
     except LockBusyError:  # a package run is writing it: wait for it, if told to

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
-from ..core.naming import matches
+from ..core.naming import matches, named_folder
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest
 from ..run.lock import RunLock, Want, writer_holding
@@ -457,7 +457,7 @@ def tarsplit(packpath: Path, output: Path, max_size: int = DEFAULT_MAX_SIZE, mem
 
     The package is held shared (no run may change it meanwhile) and the output folder exclusively.
     """
-    packpath = Path(packpath)
+    packpath = named_folder(packpath)
     try:
         select_units(packpath, naming, members)  # every refusal before a lock file is made (and again under the lock)
     except LockBusyError:  # a package run is writing it: wait for it, if told to

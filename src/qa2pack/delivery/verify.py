@@ -28,6 +28,7 @@ from ..core.naming import (
     PPR_GLOBS,
     calibration_script_uid,
     matches,
+    named_folder,
 )
 from ..formats.manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
 from ..planning.readme import parse_tree
@@ -456,7 +457,7 @@ def verify_package(packpath: Path, manifest: Path | None = None, config: Config 
                    checksums: bool = True, expect_uids: bool = False, fake_ok: bool = False,
                    progress: Progress | None = None, wait: bool = False) -> VerifyReport:
     """Verify a package folder against its manifest and the ingest checks (holding it shared)."""
-    packpath = Path(packpath)
+    packpath = named_folder(packpath)
     with RunLock([Want(packpath, exclusive=False)], "verify", wait, on_wait=log.warning):
         return _verify_package(packpath, manifest, config, checksums, expect_uids, fake_ok, progress)
 
