@@ -6,6 +6,9 @@
                                                 compared with the listed sums
     python benchmarks/floor.py walk ROOT        list every folder and stat every file (what inspect
                                                 must read), nothing else
+    python benchmarks/floor.py stream TAR       one md5 over a whole tar, in one stream: what any tool
+                                                that writes a tar with its md5 sidecar must hash, on
+                                                one core whatever else it overlaps with it
 
 No checks, no plan, no manifest, no README, no lock: ``run.py`` times these beside qa2pack and the
 standard tool, so the published table shows how much of a gap is Python itself on that machine.
@@ -103,10 +106,22 @@ def check_sums(sums: str) -> int:
     return in_two(chunks, run, lambda chunk: sum(os.path.getsize(path) + 32768 for _, path in chunk))
 
 
+def md5_stream(path: str) -> str:
+    buf = bytearray(4 << 20)
+    view = memoryview(buf)
+    digest = hashlib.md5()
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "link":
         link_tree(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "walk":
         walk(sys.argv[2])
+    elif sys.argv[1] == "stream":
+        md5_stream(sys.argv[2])
     else:
         sys.exit(1 if check_sums(sys.argv[2]) else 0)

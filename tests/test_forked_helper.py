@@ -20,6 +20,7 @@ from qa2pack.core import forked as forked_module
 from qa2pack.core.errors import ExecutionError, InputError
 from qa2pack.core.forked import LinkHelper, LinkJob, share
 from qa2pack.delivery.layout import MARKER
+from qa2pack.delivery.verify import verify_package
 from qa2pack.formats import manifest as manifest_module
 from qa2pack.formats.manifest import hash_files, hash_files_steady, read_manifest
 from qa2pack.run import execute as execute_module
@@ -222,9 +223,44 @@ def test_a_file_the_helper_cannot_read_fails_as_it_would_without_it(tmp_path: Pa
         return real(hash_one, chunk, run)
 
     monkeypatch.setattr(manifest_module, "_hash_job", vanishing)
+
+    def until_one_vanished() -> None:  # so that the helper is the first to come to that file
+        deadline = time.monotonic() + 30
+        while all(os.path.exists(path) for _, path in pairs) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     with pytest.raises(FileNotFoundError) as caught:
-        hash_files(pairs)
+        hash_files(pairs, meanwhile=until_one_vanished)
     assert caught.value.filename in {path for _, path in pairs} and not Path(caught.value.filename).exists()
+
+
+@pytest.mark.parametrize("helper_from", [2, 10**9])
+def test_hashing_can_be_narrowed_by_what_runs_meanwhile(tmp_path: Path, monkeypatch, helper_from: int) -> None:
+    """The run reads the package while the helper starts hashing; only the files it then names are hashed."""
+    pairs = _files(tmp_path / "data", 300)
+    expected = hash_files(pairs, workers=1)
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", helper_from)
+    present = {key for n, (key, _) in enumerate(pairs) if n % 7}
+    for key, path in pairs:
+        if key not in present:
+            os.unlink(path)  # listed, but gone: the helper stops there, and the run does not read it
+    told: list[int] = []
+    hashed = hash_files(pairs, advance=lambda files, nbytes: told.append(files), meanwhile=lambda: present)
+    assert hashed == {key: expected[key] for key in present} and sum(told) == len(present)
+
+
+def test_a_package_verified_with_the_helper_reports_what_it_would_without(copy_package: Path, monkeypatch) -> None:
+    member = copy_package / "sg_ouss_id/group_ouss_id/member_ouss_id"
+    png = member / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
+    png.write_bytes(png.read_bytes()[:-1] + b"x")
+    (member / "log/ipython.log").unlink()
+    (member / "qa/notes.txt").write_text("extra")
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 10**9)
+    alone = verify_package(copy_package)
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
+    helped = verify_package(copy_package)
+    assert not alone.ok and helped.problems == alone.problems and helped.notes == alone.notes
+    assert helped.checksums == alone.checksums == alone.files - 1  # all but the extra file
 
 
 def test_hashes_are_complete_even_if_the_helper_dies(tmp_path: Path, monkeypatch) -> None:

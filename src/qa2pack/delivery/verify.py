@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from ..core.config import DEFAULT_CONFIG, FOLDER_KEYS, Config
 from ..core.errors import InputError
@@ -464,38 +464,64 @@ def verify_package(packpath: Path, manifest: Path | None = None, config: Config 
 
 def _verify_package(packpath: Path, manifest: Path | None, config: Config, checksums: bool, expect_uids: bool,
                     fake_ok: bool, progress: Progress | None) -> VerifyReport:
+    """Hash the files the manifest lists while the folder is read and checked, on two processes."""
     report = VerifyReport(str(packpath))
-    view = view_from_folder(packpath)
     loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
-    if not view.files and loaded is None:
-        raise InputError(f"{packpath} holds no files and has no manifest: not a package, nothing to verify")
-    if loaded is not None and checksums and sizes:
-        root = str(packpath)
-        wanted = [(rel, f"{root}/{rel}") for rel, (_, md5) in loaded.entries.items() if md5 and rel in view.files]
-        progress = progress or SilentProgress()
-        progress.start(f"verify: md5 of {packpath.name}", sum(view.files[r] for r, _ in wanted), len(wanted))
-        view.md5 = hash_files(wanted, workers=2, advance=progress.advance, sizes=view.files)
-        progress.finish()
-    _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
+    if loaded is None or not (checksums and sizes):
+        view = view_from_folder(packpath)
+        if not view.files and loaded is None:
+            raise InputError(f"{packpath} holds no files and has no manifest: not a package, nothing to verify")
+        _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
+        return report
+    root = str(packpath)
+    listed = {rel: size for rel, (size, md5) in loaded.entries.items() if md5}
+    seen: list[tuple[PackageView, ContentChecks]] = []
+
+    def read_and_check() -> dict[str, int]:  # while the hashing starts; only files present are hashed
+        view = view_from_folder(packpath)
+        seen.append((view, content_checks(view, config, expect_uids, from_tars=False)))
+        return view.files
+
+    progress = progress or SilentProgress()
+    progress.start(f"verify: md5 of {packpath.name}", sum(listed.values()), len(listed))
+    md5 = hash_files([(rel, f"{root}/{rel}") for rel in listed], workers=2, advance=progress.advance, sizes=listed,
+                     meanwhile=read_and_check)
+    progress.finish()
+    view, content = seen[0]
+    view.md5 = md5
+    _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content)
     return report
 
 
+class ContentChecks(NamedTuple):
+    """What the checks that need no checksum found: layout problems, then the others, and notes."""
+
+    layout: list[Problem]
+    others: list[Problem]
+    notes: list[str]
+
+
+def content_checks(view: PackageView, config: Config, expect_uids: bool, from_tars: bool) -> ContentChecks:
+    """Run the layout, README and script checks (none needs a checksum)."""
+    archive_problems, notes = check_archive_readmes(view)
+    return ContentChecks(check_layout(view, config, expect_uids, from_tars),
+                         check_readmes(view) + archive_problems + check_scripts(view, config), notes)
+
+
 def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | None, sizes: bool, config: Config,
-                expect_uids: bool, from_tars: bool) -> None:
+                expect_uids: bool, from_tars: bool, content: ContentChecks | None = None) -> None:
     """Run every check on a package view, from a folder or from tars, into the report."""
+    content = content or content_checks(view, config, expect_uids, from_tars)
     report.files = len(view.files)
-    report.problems += check_layout(view, config, expect_uids, from_tars)
+    report.problems += content.layout
     if manifest is not None:
         # With a manifest, the tars must hold all of it: a member in none of them is missing too.
         problems, compared = check_against_manifest(view, manifest, sizes=sizes)
         report.problems += problems
         report.checksums += compared
         report.absent_members = members_of(manifest.entries) - members_of(view.files)
-    report.problems += check_readmes(view)
-    archive_problems, notes = check_archive_readmes(view)
-    report.problems += archive_problems
-    report.notes += notes
-    report.problems += check_scripts(view, config)
+    report.problems += content.others
+    report.notes += content.notes
 
 
 def verify_tars(tars: Sequence[Path], manifest: Path | None = None, config: Config = DEFAULT_CONFIG,

@@ -12,7 +12,7 @@ import queue
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, islice
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import hashlib
 
 from ..core.errors import InputError
-from ..core.forked import Helper, Report, check_run, share
+from ..core.forked import Helper, Report, check_run
 from .atomic import escape_fields, unescape_field, write_atomic
 
 CHUNK = 1 << 20
@@ -341,23 +341,26 @@ _RUN_BYTES = 32 << 20
 
 def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Callable[[str], tuple[str, int]],
                     advance: Callable[[int, int], None] | None = None,
-                    sizes: Mapping[str, int] | None = None) -> dict[str, tuple[str, int]]:
+                    sizes: Mapping[str, int] | None = None,
+                    meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, tuple[str, int]]:
     """Return {key: hash_one(path)}, runs of files on ``workers`` threads (I/O and md5 release the GIL).
 
     Progress is told once per run of files, not per file.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    pairs = list(paths)
+    chunks = _chunks(pairs, workers, sizes)
+    if workers > 1 and len(pairs) >= HELPER_FILES and hasattr(os, "fork"):
+        return _hash_with_helper(chunks, hash_one, advance, meanwhile)
+    wanted = meanwhile() if meanwhile is not None else None
+
     def run(chunk: list[tuple[str, str]]) -> list[tuple[str, tuple[str, int]]]:
-        done = [(key, hash_one(path)) for key, path in chunk]
+        done = [(key, hash_one(path)) for key, path in chunk if wanted is None or key in wanted]
         if advance is not None:
             advance(len(done), sum(size for _, (_, size) in done))
         return done
 
-    pairs = list(paths)
-    chunks = _chunks(pairs, workers, sizes)
-    if workers > 1 and len(pairs) >= HELPER_FILES and hasattr(os, "fork"):
-        return _hash_with_helper(chunks, hash_one, advance, sizes or {})
     results: dict[str, tuple[str, int]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for done in pool.map(run, chunks):
@@ -366,45 +369,52 @@ def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Ca
 
 
 HELPER_FILES = 1024  # files to hash from which a forked helper hashes about half (see core/forked.py)
-_FILE_WEIGHT = 32 << 10  # opening and closing a file costs about as much as hashing 32 KB
 
 
 def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[str], tuple[str, int]],
                       advance: Callable[[int, int], None] | None,
-                      sizes: Mapping[str, int]) -> dict[str, tuple[str, int]]:
-    """Hash runs of files here and in a forked helper; what the helper leaves is hashed here.
+                      meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, tuple[str, int]]:
+    """Hash the runs of files from both ends: a forked helper from the first, this process from the last.
 
-    Hashing only reads, so even a helper that died unexpectedly costs nothing but time.
+    This process first does ``meanwhile`` (work that needs no hash), so the helper's share grows
+    by what that costs.  When the two meet, the helper is stopped; what it did not finish (it
+    stopped at an error, or died) is hashed here, so an error reads as it would without it.
+    Hashing only reads: a run hashed twice, or a helper killed in the middle of one, costs time only.
     """
-    theirs = share([sum(sizes.get(key, 0) + _FILE_WEIGHT for key, _ in chunk) for chunk in chunks])
-    helper = Helper([chunks[index] for index in theirs], partial(_hash_job, hash_one))
+    helper = Helper(chunks, partial(_hash_job, hash_one))
     results: dict[str, tuple[str, int]] = {}
+    wanted: Container[str] | None = None
+    back = len(chunks)  # this process has hashed the runs from here on
 
     def hash_here(chunk: list[tuple[str, str]]) -> None:
-        done = [(key, hash_one(path)) for key, path in chunk]
+        done = [(key, hash_one(path)) for key, path in chunk if wanted is None or key in wanted]
         results.update(done)
         if advance is not None:
             advance(len(done), sum(size for _, (_, size) in done))
 
     def take(reports: list[Report]) -> None:
         for report in reports:
+            if report.job >= back:  # hashed here already
+                continue
             chunk = helper.jobs[report.job]
             hashes = [(md5, int(size)) for md5, size in (line.split(" ") for line in report.payload.decode().splitlines())]
-            results.update(zip((key for key, _ in chunk), hashes))
+            kept = [(key, found) for (key, _), found in zip(chunk, hashes) if wanted is None or key in wanted]
+            results.update(kept)
             if advance is not None:
-                advance(len(hashes), sum(size for _, size in hashes))
+                advance(len(kept), sum(size for _, (_, size) in kept))
 
-    mine = sorted(set(range(len(chunks))).difference(theirs))
     try:
-        for index in mine:
-            hash_here(chunks[index])
+        wanted = meanwhile() if meanwhile is not None else None
+        take(helper.poll())
+        while back > len(helper.finished) and helper.stopped is None:
+            back -= 1
+            hash_here(chunks[back])
             take(helper.poll())
-        take(helper.wait())  # if it died, what it finished is taken and the rest hashed below
-    except BaseException:
-        helper.kill()
-        raise
-    for number, done in helper.left():
-        hash_here(helper.jobs[number][done:])
+    finally:
+        helper.kill()  # its finished runs are taken; whatever it is on, this process has or will hash
+    stopped = helper.stopped
+    for index in range(len(helper.finished), back):
+        hash_here(chunks[index][stopped.done:] if stopped is not None and stopped.job == index else chunks[index])
     return results
 
 
@@ -435,6 +445,11 @@ def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dic
 
 
 def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2, advance: Callable[[int, int], None] | None = None,
-               sizes: Mapping[str, int] | None = None) -> dict[str, str]:
-    """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (``sizes`` by key, if known)."""
-    return {key: md5 for key, (md5, _) in _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes).items()}
+               sizes: Mapping[str, int] | None = None,
+               meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, str]:
+    """Return {key: md5} for (key, path) pairs, hashing on ``workers`` threads (``sizes`` by key, if known).
+
+    ``meanwhile`` runs while the hashing starts and may narrow it down to the keys it returns.
+    """
+    hashed = _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes, meanwhile)
+    return {key: md5 for key, (md5, _) in hashed.items()}
