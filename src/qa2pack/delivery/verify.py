@@ -484,9 +484,11 @@ def _verify_package(packpath: Path, manifest: Path | None, config: Config, check
 
     progress = progress or SilentProgress()
     progress.start(f"verify: md5 of {packpath.name}", sum(listed.values()), len(listed))
-    md5 = hash_files([(rel, f"{root}/{rel}") for rel in listed], workers=2, advance=progress.advance, sizes=listed,
-                     meanwhile=read_and_check)
-    progress.finish()
+    try:
+        md5 = hash_files([(rel, f"{root}/{rel}") for rel in listed], workers=2, advance=progress.advance,
+                         sizes=listed, meanwhile=read_and_check)
+    finally:
+        progress.finish()
     view, content = seen[0]
     view.md5 = md5
     _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content)
