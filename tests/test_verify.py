@@ -18,6 +18,7 @@ from qa2pack.delivery.deliver import deliver, partial_path
 from qa2pack.delivery.tarsplit import tarsplit
 from qa2pack.delivery.uids import DeliveryNaming
 from qa2pack.delivery.verify import verify_package, verify_tars
+from qa2pack.formats import manifest as manifest_module
 
 PROJECT = "2011.0.00229.S"
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -237,3 +238,25 @@ def test_commands_run_from_inside_the_package_name_it_by_its_folder(copy_package
     assert sorted(p.name for p in (tmp_path / "tars").glob("*.tar")) == [f"{PROJECT}_{MOUS}_001_of_001.tar"]
     assert main(["deliver", ".", str(tmp_path / "delivered"), "--mous-uid", MOUS, "-q"]) == 0
     assert (tmp_path / "delivered" / f"{PROJECT}_{MOUS}_001_of_001.tar").is_file()
+
+
+def test_a_manifest_naming_files_outside_the_package_reads_none_of_them(copy_package: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = tmp_path / "pkg" / "secret.txt"
+    outside.write_text("not the package's")
+    manifest = copy_package.parent / f"{PROJECT}.manifest.tsv"
+    head, _, body = manifest.read_text().partition("not computed in this mode\n")  # first: the helper's end
+    manifest.write_text(f"{head}{_}0123456789abcdef0123456789abcdef\t17\t../secret.txt\n{body}")
+    marker = tmp_path / "read-outside"  # a file, so that the forked helper's reads show too
+    real = manifest_module._md5_and_size
+
+    def reading(path: str) -> tuple[str, int]:
+        if "secret" in path:
+            marker.touch()
+        return real(path)
+
+    monkeypatch.setattr(manifest_module, "_md5_and_size", reading)
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
+    report = verify_package(copy_package)
+    assert ("missing", "../secret.txt") in kinds(report)
+    assert not marker.exists()

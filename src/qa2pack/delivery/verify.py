@@ -474,7 +474,8 @@ def _verify_package(packpath: Path, manifest: Path | None, config: Config, check
         _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
         return report
     root = str(packpath)
-    listed = {rel: size for rel, (size, md5) in loaded.entries.items() if md5}
+    listed = {rel: size for rel, (size, md5) in loaded.entries.items()  # never read outside the package
+              if md5 and not rel.startswith("/") and ".." not in rel.split("/")}
     seen: list[tuple[PackageView, ContentChecks]] = []
 
     def read_and_check() -> dict[str, int]:  # while the hashing starts; only files present are hashed
