@@ -130,14 +130,12 @@ def compare(kind: str, sb: Path, work: Path, reps: int) -> dict[str, object]:
     elif kind == "tarsplit":
         quiet(QA2PACK + ["package", str(sb), str(package), "--mode", "hard", "-q"])
         tars, peer_tar = work / "tars", work / "peer.tar"
+        peer_chain = [["tar", "cf", str(peer_tar), "-C", str(work), package.name], ["md5sum", str(peer_tar)]]
         row = measure(reps, QA2PACK + ["tarsplit", str(package), "--output", str(tars), "--placeholder-names", "-q"],
-                      [["tar", "cf", str(peer_tar), "-C", str(work), package.name], ["md5sum", str(peer_tar)]],
-                      work, [tars, peer_tar])
+                      peer_chain, work, [tars, peer_tar])
         floor_tar = work / "floor.tar"  # the same tar, kept: the floor only hashes it, in one stream
         quiet(["tar", "cf", str(floor_tar), "-C", str(work), package.name])
-        _add_floor(row, measure(reps, FLOOR + ["stream", str(floor_tar)],
-                                [["tar", "cf", str(peer_tar), "-C", str(work), package.name], ["md5sum", str(peer_tar)]],
-                                work, [peer_tar]))
+        _add_floor(row, measure(reps, FLOOR + ["stream", str(floor_tar)], peer_chain, work, [peer_tar]))
         clean(package, floor_tar)
     else:  # verify: a copy package with its md5 manifest, and md5sum -c of the same files
         quiet(QA2PACK + ["package", str(sb), str(package), "--mode", "copy", "-q"])

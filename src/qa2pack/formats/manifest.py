@@ -354,21 +354,23 @@ def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Ca
     if workers > 1 and len(pairs) >= HELPER_FILES and hasattr(os, "fork"):
         return _hash_with_helper(chunks, hash_one, advance, meanwhile)
     wanted = meanwhile() if meanwhile is not None else None
-
-    def run(chunk: list[tuple[str, str]]) -> list[tuple[str, tuple[str, int]]]:
-        done = [(key, hash_one(path)) for key, path in chunk if wanted is None or key in wanted]
-        if advance is not None:
-            advance(len(done), sum(size for _, (_, size) in done))
-        return done
-
     results: dict[str, tuple[str, int]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done in pool.map(run, chunks):
+        for done in pool.map(partial(_hash_run, hash_one, advance, wanted), chunks):
             results.update(done)
     return results
 
 
-HELPER_FILES = 1024  # files to hash from which a forked helper hashes about half (see core/forked.py)
+def _hash_run(hash_one: Callable[[str], tuple[str, int]], advance: Callable[[int, int], None] | None,
+              wanted: Container[str] | None, chunk: list[tuple[str, str]]) -> list[tuple[str, tuple[str, int]]]:
+    """Hash one run of files (those ``wanted``, if it is given) and tell the progress once."""
+    done = [(key, hash_one(path)) for key, path in chunk if wanted is None or key in wanted]
+    if advance is not None:
+        advance(len(done), sum(size for _, (_, size) in done))
+    return done
+
+
+HELPER_FILES = 1024  # files to hash from which a forked helper hashes too, from the other end (core/forked.py)
 
 
 def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[str], tuple[str, int]],
@@ -386,12 +388,6 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
     wanted: Container[str] | None = None
     back = len(chunks)  # this process has hashed the runs from here on
 
-    def hash_here(chunk: list[tuple[str, str]]) -> None:
-        done = [(key, hash_one(path)) for key, path in chunk if wanted is None or key in wanted]
-        results.update(done)
-        if advance is not None:
-            advance(len(done), sum(size for _, (_, size) in done))
-
     def take(reports: list[Report]) -> None:
         for report in reports:
             if report.job >= back:  # hashed here already
@@ -408,13 +404,14 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
         take(helper.poll())
         while back > len(helper.finished) and helper.stopped is None:
             back -= 1
-            hash_here(chunks[back])
+            results.update(_hash_run(hash_one, advance, wanted, chunks[back]))
             take(helper.poll())
     finally:
         helper.kill()  # its finished runs are taken; whatever it is on, this process has or will hash
     stopped = helper.stopped
     for index in range(len(helper.finished), back):
-        hash_here(chunks[index][stopped.done:] if stopped is not None and stopped.job == index else chunks[index])
+        chunk = chunks[index][stopped.done:] if stopped is not None and stopped.job == index else chunks[index]
+        results.update(_hash_run(hash_one, advance, wanted, chunk))
     return results
 
 
