@@ -294,3 +294,18 @@ def test_a_file_that_changes_while_archived_fails_the_part_and_removes_it(tmp_pa
     with pytest.raises(ExecutionError, match="while out.tar was written.*out.tar.partial was removed"):
         write_part([entry], target)
     assert not target.exists() and not (tmp_path / "out.tar.partial").exists()
+
+
+def test_a_file_touched_within_the_second_it_was_listed_fails_the_part(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"y" * 5000)
+    listed = source.stat()
+    entry = TarEntry(f"{PROJECT}/data.bin", 5000, header_size(f"{PROJECT}/data.bin", 5000, False), False,
+                     mtime=int(listed.st_mtime), source=str(source), mtime_ns=listed.st_mtime_ns)
+    os.utime(source, ns=(listed.st_atime_ns, listed.st_mtime_ns + 1))  # same size, same second, not the file listed
+    target = tmp_path / "out.tar"
+    with pytest.raises(ExecutionError, match="data.bin changed .* while out.tar was written"):
+        write_part([entry], target)
+    assert not target.exists() and not (tmp_path / "out.tar.partial").exists()
+    os.utime(source, ns=(listed.st_atime_ns, listed.st_mtime_ns))
+    assert write_part([entry], target)[1] == target.stat().st_size

@@ -12,15 +12,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.config import load_config
 from ..core.errors import EXIT_FAILED_MIDRUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
-from ..core.model import Append, Mode, Style
 from ..core.naming import normalize_uid
-from ..core.options import PackageOptions
-from ..delivery.layout import OusUids
 from ..run.progress import counted, make_progress
 
-if TYPE_CHECKING:  # the pipeline readers it needs are loaded only by the commands that name tars
+if TYPE_CHECKING:  # loaded by the commands that need them: tarsplit and verify start hashing sooner without
+    from ..core.options import PackageOptions
+    from ..delivery.layout import OusUids
     from ..delivery.uids import DeliveryNaming
 
 from .render import (
@@ -43,6 +41,8 @@ from .render import (
 
 def ous_uids_from_args(args: argparse.Namespace) -> OusUids | None:
     """Parse ``--ous-uids SG,GROUP,MEMBER`` or read them from ``--ppr``."""
+    from ..delivery.layout import OusUids
+
     if getattr(args, "ous_uids", None):
         parts = [p for p in args.ous_uids.split(",") if p.strip()]
         if len(parts) != 3:
@@ -60,6 +60,10 @@ def ous_uids_from_args(args: argparse.Namespace) -> OusUids | None:
 
 def options_from_args(args: argparse.Namespace) -> PackageOptions:
     """Turn parsed CLI arguments into typed options (validating every value)."""
+    from ..core.config import load_config
+    from ..core.model import Append, Mode, Style
+    from ..core.options import PackageOptions
+
     return PackageOptions(
         mode=Mode.parse(getattr(args, "mode", "fake")),
         style=Style.parse(args.style),
@@ -113,6 +117,7 @@ def cmd_package(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Show the plan without writing anything."""
     from ..api import plan_package
+    from ..core.model import Append
     from ..run.report import plan_to_json, render_plan
     from ..scan.probe import read_package_state
 
@@ -131,6 +136,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_stage(args: argparse.Namespace) -> int:
     """Stage an ALMA Science Pipeline run as a delivery-style package."""
     from ..api import stage
+    from ..core.model import Mode
 
     report = stage(args.pipeline_root, args.staged_root, Mode.parse(args.mode), args.pi_script, args.pipe_readme,
                    ous_uids_from_args(args), args.real_uids, _progress(args), wait=args.wait)
@@ -143,6 +149,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """Print the effective placement configuration as TOML (or JSON)."""
+    from ..core.config import load_config
+
     config = load_config(args.config)
     if args.json:
         emit_json(command_of(args), config.to_json())
@@ -154,6 +162,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the project229 demo tree with real CASA tables and package it."""
     from ..analyst.demo import run_demo, run_pipeline_demo, run_real_casa_demo
+    from ..core.model import Mode
 
     if args.pi_script and not args.casa:
         raise UsageError("--pi-script goes with --casa (the other demos package without running it)")
@@ -190,6 +199,7 @@ def cmd_tarsplit(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a package folder, or delivery tars, like the archive's ingest."""
+    from ..core.config import load_config
     from ..delivery.verify import is_delivery, verify_delivery, verify_package, verify_tars
 
     paths = [Path(p) for p in args.paths]
@@ -355,6 +365,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     from ..batch.display import make_display
     from ..batch.engine import Where, run_batch
+    from ..core.config import load_config
 
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be 1 or more")

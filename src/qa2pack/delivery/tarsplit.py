@@ -1,9 +1,9 @@
 """Split a package into delivery tar files, without a shell.
 
-Planning is pure: every entry's tar header is rendered by ``tarfile`` itself
-(``TarInfo.tobuf``), so a part's size is known exactly before anything is written (512-byte
-headers, PAX headers for long or non-ASCII names, data padding, the two end blocks and the
-padding to a 10240-byte record).  Writing streams each file once; the md5 of the tar is
+Planning is pure: every entry's header size is what ``tarfile`` writes (512-byte headers, PAX
+headers for long or non-ASCII names, data padding, the two end blocks and the padding to a
+10240-byte record), so the part an entry goes in is known exactly as soon as it is listed.
+Writing streams each file once, starting with the first folder listed; the md5 of the tar is
 computed on the way and written as a ``md5sum``-format sidecar.
 """
 
@@ -14,15 +14,18 @@ import os
 import re
 import stat
 import tarfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
 from ..core.naming import matches, named_folder
 from ..formats.atomic import write_atomic
-from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest
+from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest_meta
 from ..run.lock import RunLock, Want, writer_holding
 from ..run.progress import Progress, SilentProgress
 from .layout import (
@@ -74,6 +77,7 @@ class TarEntry(NamedTuple):
     mode: int = 0o644
     mtime: int = 0
     source: str = ""  # the file to read (empty for folders)
+    mtime_ns: int | None = None  # the modification time listed, to the nanosecond (None: whole seconds only)
 
     @property
     def nbytes(self) -> int:
@@ -103,6 +107,7 @@ _USTAR_NAME = 100
 _USTAR_NUMBER = 8**11  # size and mtime fit 11 octal digits
 
 
+@lru_cache(maxsize=None)
 def _pax_record_length(keyword: str, value_length: int) -> int:
     """Return the length of a PAX record ``<len> <keyword>=<value>``, whose length counts its own digits."""
     base = len(keyword) + value_length + 3
@@ -154,33 +159,54 @@ def ustar_header(entry: TarEntry) -> bytes:
     if len(encoded) <= _USTAR_NAME:
         return block
     record = b"%d path=%s\n" % (_pax_record_length("path", len(encoded)), encoded)
-    pax = _ustar_block(b"././@PaxHeader", 0, len(record), 0, tarfile.XHDTYPE)
-    return pax + record + bytes(-len(record) % BLOCK) + block
+    return b"".join((_pax_block(len(record)), record, _ZEROS[:-len(record) % BLOCK], block))
 
 
 def _ustar_block(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes) -> bytes:
-    """One ustar header block as ``tarfile`` writes it (owner 0, no user or group names)."""
-    block = bytearray(BLOCK)
-    block[0:len(name)] = name
-    block[100:157] = b"%07o\0%07o\0%07o\0%011o\0%011o\0        %s" % (mode, 0, 0, size, mtime, typeflag)
-    block[257:265] = tarfile.POSIX_MAGIC
-    # As tarfile: the checksum counts its own field as spaces and is six digits, NUL, space.
-    block[148:155] = b"%06o\0" % sum(block)
-    return bytes(block)
+    """One ustar header block as ``tarfile`` writes it (owner 0, no user or group names).
+
+    As tarfile: the checksum counts its own field as spaces and is six digits, NUL, space.  It is
+    the sum of the name and the numbers; the rest of the block is the same in every header.
+    """
+    numbers = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, size, mtime)
+    checksum = sum(name) + sum(numbers) + typeflag[0] + _CONSTANT_SUM
+    return b"".join((name, _ZEROS[len(name):_USTAR_NAME], numbers, b"%06o\0 " % checksum, typeflag, _TAIL))
 
 
-def split_into_parts(entries: Sequence[TarEntry], limit: int) -> list[list[TarEntry]]:
-    """Pack entries (in order, parents before children) into parts of at most ``limit`` bytes.
+_ZEROS = bytes(BLOCK)
+_TAIL = bytes(100) + tarfile.POSIX_MAGIC + bytes(BLOCK - 265)  # link name, magic and version, empty owner fields
+_CONSTANT_SUM = 8 * ord(" ") + sum(tarfile.POSIX_MAGIC)  # the checksum field as spaces, the magic
+
+
+@lru_cache(maxsize=None)
+def _pax_block(record_length: int) -> bytes:
+    """Return the header block before a PAX record of this length (it holds nothing else of the entry)."""
+    return _ustar_block(b"././@PaxHeader", 0, record_length, 0, tarfile.XHDTYPE)
+
+
+def split_into_parts(entries: Iterable[TarEntry], limit: int) -> list[list[TarEntry]]:
+    """Pack entries (in order, parents before children) into parts of at most ``limit`` bytes (see :func:`iter_parts`)."""
+    parts: list[list[TarEntry]] = []
+    for number, entry in iter_parts(entries, limit):
+        if number == len(parts):
+            parts.append([])
+        parts[number].append(entry)
+    return parts
+
+
+def iter_parts(entries: Iterable[TarEntry], limit: int) -> Iterator[tuple[int, TarEntry]]:
+    """Yield (part number, entry) for entries in order, parents before children, in parts of at most ``limit`` bytes.
 
     No file is split.  Each part starts with the folder entries leading to its first file, so
     every part unpacks on its own and all parts together rebuild the tree.  A file too big for
-    any part gets a part of its own (the caller warns).
+    any part gets a part of its own (the caller warns).  A part is closed by the first entry that
+    does not fit, so an entry's part is known as soon as it is listed: writing need not wait for
+    the whole listing.
     """
-    by_name = {e.name: e for e in entries if e.is_dir}
-    parts: list[list[TarEntry]] = []
-    current: list[TarEntry] = []
+    by_name: dict[str, TarEntry] = {}  # the folders listed so far (a folder comes before what it holds)
     present: set[str] = set()
-    used = 0
+    part = used = 0
+    has_file = False
 
     def ancestors(entry: TarEntry) -> list[TarEntry]:
         if entry.name.rpartition("/")[0] in present:  # the usual case: its folder (so every ancestor) is here
@@ -189,42 +215,34 @@ def split_into_parts(entries: Sequence[TarEntry], limit: int) -> list[list[TarEn
         chain = ["/".join(parts_of[:n]) for n in range(1, len(parts_of))]
         return [by_name[name] for name in chain if name in by_name and name not in present]
 
-    has_file = False
     for entry in entries:
-        if entry.is_dir and entry.name in present:
-            continue
+        if entry.is_dir:
+            by_name[entry.name] = entry
+            if entry.name in present:
+                continue
         needed = ancestors(entry) + [entry]
         extra = sum(e.nbytes for e in needed)
         # A part of folders only is never closed: a file too big for any part joins it (and is warned about).
         if has_file and -(-(used + extra + 2 * BLOCK) // RECORD) * RECORD > limit:
-            parts.append(current)
-            current, present, used, has_file = [], set(), 0, False
+            part, present, used, has_file = part + 1, set(), 0, False
             needed = ancestors(entry) + [entry]
             extra = sum(e.nbytes for e in needed)
-        current += needed
+        for item in needed:
+            yield part, item
         present.update(e.name for e in needed if e.is_dir)
         used += extra
         has_file = has_file or not entry.is_dir
-    if current:
-        parts.append(current)
-    return parts
 
 
-def split_auxiliary(entries: Sequence[TarEntry],
-                    patterns: Sequence[str] = AUXILIARY_PATTERNS) -> tuple[list[TarEntry], list[TarEntry]]:
-    """Separate the auxiliary products (with the folders leading to them) from the rest.
+def with_folders(entries: Sequence[TarEntry], files: Container[str]) -> list[TarEntry]:
+    """Return the entries named in ``files`` and the folders leading to them, in listing order.
 
-    The archive delivers them in ``<Project>_<OUS>_auxiliary.tar``, beside the product parts:
+    The auxiliary products go in ``<Project>_<OUS>_auxiliary.tar``, beside the product parts:
     optional for reprocessing, so not in what every PI downloads.
     """
-    aux_names = {e.name for e in entries if not e.is_dir
-                 and matches(e.name.rsplit("/", 1)[-1], patterns)}
-    if not aux_names:
-        return list(entries), []
-    folders = {name.rsplit("/", n)[0] for name in aux_names for n in range(1, name.count("/") + 1)}
-    main = [e for e in entries if e.name not in aux_names]
-    auxiliary = [e for e in entries if e.name in aux_names or (e.is_dir and e.name in folders)]
-    return main, auxiliary
+    chosen = [e for e in entries if not e.is_dir and e.name in files]
+    folders = {e.name.rsplit("/", n)[0] for e in chosen for n in range(1, e.name.count("/") + 1)}
+    return [e for e in entries if (e.name in folders if e.is_dir else e.name in files)]
 
 
 @dataclass(frozen=True)
@@ -256,7 +274,7 @@ def refuse_fake_package(packpath: Path, fake_ok: bool) -> None:
     """Refuse to split a fake or ticket package (its files are empty placeholders) unless told to."""
     path = manifest_path(packpath)
     if not fake_ok and path.exists():
-        mode = read_manifest(path).meta.get("mode", "")
+        mode = read_manifest_meta(path).get("mode", "")
         if mode in ("fake", "ticket"):
             raise UsageError(f"{packpath} was made in {mode} mode (empty placeholder files); package it with "
                              "--mode hard or copy first, or pass --fake-ok to split it anyway")
@@ -329,13 +347,16 @@ def find_units(packpath: Path, naming: DeliveryNaming = DEFAULT_NAMING) -> tuple
     return units, warnings
 
 
-def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
-    """List a unit as tar entries (folders from the project folder down), with exact header sizes."""
+def iter_unit_entries(packpath: Path, unit: DeliveryUnit) -> Iterator[TarEntry]:
+    """List a unit as tar entries, one folder at a time, so that writing starts with the first folder.
+
+    Every folder comes before what it holds, in sorted order (depth first, like ``os.walk``);
+    the member README comes last.
+    """
     project = packpath.name
     base = str(packpath)
-    entries: list[TarEntry] = []
 
-    def add(rel: str, st: os.stat_result) -> None:
+    def entry_for(rel: str, st: os.stat_result) -> TarEntry:
         name = f"{project}/{rel}" if rel else project
         if stat.S_ISLNK(st.st_mode):
             raise InputError(f"{packpath / rel} is a symbolic link; the archive rejects packages with links")
@@ -344,41 +365,52 @@ def unit_entries(packpath: Path, unit: DeliveryUnit) -> list[TarEntry]:
             raise InputError(f"{packpath / rel} is not a regular file or folder")
         mode, mtime, size = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0 if is_dir else st.st_size
         header = header_size(name, size, is_dir, mode, mtime)
-        entries.append(TarEntry(name, size, header, is_dir, mode, mtime, "" if is_dir else f"{base}/{rel}"))
+        return TarEntry(name, size, header, is_dir, mode, mtime, "" if is_dir else f"{base}/{rel}", st.st_mtime_ns)
 
     parts = unit.folder.split("/")
     for depth in range(len(parts) + 1):  # the project folder, sg, group (and member) folders
         rel = "/".join(parts[:depth])
-        add(rel, os.lstat(packpath / rel) if rel else os.lstat(packpath))
-    tops = [] if unit.level == "group" else [unit.folder]  # the folders to walk (add refuses links)
+        yield entry_for(rel, os.lstat(packpath / rel) if rel else os.lstat(packpath))
+    tops = [] if unit.level == "group" else [unit.folder]  # the folders to walk (entry_for refuses links)
     for rel in unit.paths if unit.level == "group" else ():
         st = os.lstat(packpath / rel)
-        add(rel, st)
+        yield entry_for(rel, st)
         if stat.S_ISDIR(st.st_mode):
             tops.append(rel)
     stack = tops[::-1]
+    # The member README goes last: the archive's ingest reads the last member named *README* as
+    # the README (a qa/README.txt after it would be taken instead), and a split member thus
+    # carries its README in the last part.
     readme = f"{project}/{unit.folder}/{README_NAME}" if unit.level == "member" else None
+    held: TarEntry | None = None
     while stack:  # depth first, like os.walk: a folder's subfolders, then its files, each sorted
         rel_dir = stack.pop()
         with os.scandir(f"{base}/{rel_dir}") as listing:
             found = sorted(listing, key=lambda entry: entry.name)
         folders = [e for e in found if e.is_dir(follow_symlinks=False)]
         for entry in folders:
-            add(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
+            yield entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
         for entry in found:
             if not entry.is_dir(follow_symlinks=False):
-                add(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
+                made = entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
+                if made.name == readme:
+                    held = made
+                else:
+                    yield made
         stack.extend(f"{rel_dir}/{entry.name}" for entry in reversed(folders))
-    # The member README goes last: the archive's ingest reads the last member named *README* as
-    # the README (a qa/README.txt after it would be taken instead), and a split member thus
-    # carries its README in the last part.
-    at = next((n for n, e in enumerate(entries) if e.name == readme), None)
-    if at is not None:
-        entries.append(entries.pop(at))
-    return entries  # every folder is listed before what it holds, in sorted order
+    if held is not None:
+        yield held
 
 
-def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | None = None) -> tuple[str, int]:
+class PartWritten(NamedTuple):
+    """One tar written: its md5, its size, and its biggest file (for the warning of a part over the limit)."""
+
+    md5: str
+    size: int
+    biggest: TarEntry | None
+
+
+def write_part(entries: Iterable[TarEntry], path: Path, progress: Progress | None = None) -> tuple[str, int]:
     """Write one tar part to a temporary name, rename it when complete; return (md5, size).
 
     The bytes are exactly what ``tarfile`` writes for these entries (headers from
@@ -386,44 +418,67 @@ def write_part(entries: Sequence[TarEntry], path: Path, progress: Progress | Non
     that vanished, or whose size or modification time is no longer what was listed, stops the
     part: the temporary file is removed, and the error says which file and which tar.
     """
-    progress = progress or SilentProgress()
+    written = _write_named(path, entries, progress)
+    return written.md5, written.size
+
+
+def _write_named(path: Path, entries: Iterable[TarEntry], progress: Progress | None = None) -> PartWritten:
     tmp = path.with_name(path.name + ".partial")
+    written = write_tar(entries, tmp, path.name, progress)
+    os.replace(tmp, path)
+    return written
+
+
+def write_tar(entries: Iterable[TarEntry], tmp: Path, name: str, progress: Progress | None = None) -> PartWritten:
+    """Write the tar that will be called ``name`` at ``tmp``, removed again if anything goes wrong.
+
+    ``entries`` may still be being listed: each is written as it comes.
+    """
+    progress = progress or SilentProgress()
     note_writing(str(tmp))
+    body = 0
+    biggest: TarEntry | None = None
     try:
         with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
             for entry in entries:
                 writer.write(ustar_header(entry))
+                body += entry.nbytes
                 if not entry.is_dir:
                     _copy_data(entry, writer)
+                    if biggest is None or entry.size > biggest.size:
+                        biggest = entry
                 progress.advance(0 if entry.is_dir else 1, entry.size)
             writer.write(bytes(2 * BLOCK))
             writer.write(bytes(-writer.size % RECORD))
     except SourceChanged as exc:
         tmp.unlink(missing_ok=True)
-        raise ExecutionError(f"{exc.path} {exc.what} while {path.name} was written: the package changed under "
+        raise ExecutionError(f"{exc.path} {exc.what} while {name} was written: the package changed under "
                              f"tarsplit; {tmp.name} was removed (tars finished before it are complete); run "
                              "tarsplit again once nothing changes the package") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    expected = tar_bytes(entries)
+    expected = -(-(body + 2 * BLOCK) // RECORD) * RECORD
     if writer.size != expected:  # the sizes were computed from the very headers written
         tmp.unlink()
-        raise ExecutionError(f"{path.name}: wrote {writer.size} bytes, expected {expected}; a file changed while it "
+        raise ExecutionError(f"{name}: wrote {writer.size} bytes, expected {expected}; a file changed while it "
                              f"was being archived; {tmp.name} was removed")
-    os.replace(tmp, path)
-    return writer.digest.hexdigest(), writer.size
+    return PartWritten(writer.digest.hexdigest(), writer.size, biggest)
 
 
 def _copy_data(entry: TarEntry, writer: HashingWriter) -> None:
-    """Copy exactly the listed bytes of a file, or raise SourceChanged if it is not the file listed."""
+    """Copy exactly the listed bytes of a file, or raise SourceChanged if it is not the file listed.
+
+    The file is checked once it is read: its size and modification time must still be those
+    listed (to the nanosecond when the listing kept them), which also catches a change while it
+    was read.  A big file is checked before it is read too, so a changed one is not read in vain.
+    """
     try:
         fd = os.open(entry.source, os.O_RDONLY)  # not open(): a file object costs more than a small file's data
     except FileNotFoundError:
         raise SourceChanged(entry.source, "vanished") from None
     try:
-        before = os.fstat(fd)
-        if before.st_size != entry.size or int(before.st_mtime) != entry.mtime:
+        if entry.size > _COPY_CHUNK and not _as_listed(os.fstat(fd), entry):
             raise SourceChanged(entry.source, "changed (size or modification time)")
         remaining = entry.size
         while remaining:
@@ -435,9 +490,15 @@ def _copy_data(entry: TarEntry, writer: HashingWriter) -> None:
         after = os.fstat(fd)
     finally:
         os.close(fd)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        raise SourceChanged(entry.source, "changed")
-    writer.write(bytes(-entry.size % BLOCK))
+    if not _as_listed(after, entry):
+        raise SourceChanged(entry.source, "changed (size or modification time)")
+    writer.write(_ZEROS[:-entry.size % BLOCK])
+
+
+def _as_listed(st: os.stat_result, entry: TarEntry) -> bool:
+    if entry.mtime_ns is None:
+        return st.st_size == entry.size and int(st.st_mtime) == entry.mtime
+    return st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
 
 
 _COPY_CHUNK = 4 << 20
@@ -488,37 +549,69 @@ def _split(packpath: Path, output: Path, max_size: int, members: Sequence[str], 
     note_writing(str(output))
     output.mkdir(parents=True, exist_ok=True)
     result = SplitResult(warnings=warnings, units=units)
-    plans = []
-    for unit in units:
-        main, auxiliary = split_auxiliary(unit_entries(packpath, unit))
-        parts = split_into_parts(main, max_size)
-        if len(parts) > 1 and unit.level == "member":
-            result.warnings.append(f"{unit.folder} needs {len(parts)} parts of at most {max_size} bytes: the archive's "
-                                   "ingest takes single-part members (..._001_of_001.tar); a larger --max-size keeps "
-                                   "it in one")
-        plans.append((unit, parts, auxiliary))
-    total_bytes = sum(e.size for _, parts, aux in plans for part in [*parts, aux] for e in part)
-    total_files = sum(1 for _, parts, aux in plans for part in [*parts, aux] for e in part if not e.is_dir)
     for warning in result.warnings:
         log.warning("%s", warning)
-    progress.start(f"tarsplit: {packpath.name}", total_bytes, total_files)
-    for unit, parts, auxiliary in plans:
-        if auxiliary:
-            name = auxiliary_name(packpath.name, unit.ous)
-            md5, written = write_part(auxiliary, output / name, progress)
-            write_sidecar(output / name, md5)
-            result.tars.append((output / name, md5, written))
-        for number, part in enumerate(parts, 1):
-            name = part_name(packpath.name, unit.ous, number, len(parts))
-            size = tar_bytes(part)
-            if size > max_size:
-                biggest = max(part, key=lambda e: e.size)
-                warning = (f"{name}: {biggest.name} alone is bigger than the limit ({biggest.size} > {max_size} "
-                           "bytes); it has a part of its own")
-                log.warning("%s", warning)
-                result.warnings.append(warning)
-            md5, written = write_part(part, output / name, progress)
-            write_sidecar(output / name, md5)
-            result.tars.append((output / name, md5, written))
+    progress.start(f"tarsplit: {packpath.name}", 0, 0)  # the totals grow as the units are listed
+    for unit in units:
+        _split_unit(packpath, unit, output, max_size, progress, result)
     progress.finish()
     return result
+
+
+def _split_unit(packpath: Path, unit: DeliveryUnit, output: Path, max_size: int, progress: Progress,
+                result: SplitResult) -> None:
+    """Write a unit's parts, the first while the unit is still being listed, then its auxiliary tar.
+
+    Hashing the tar is the longest step, so it starts with the first folder listed.  The first
+    part is written under a temporary name: its final name counts the parts, known only when the
+    listing ends.  A part is closed by the first entry that does not fit (:func:`iter_parts`),
+    so the parts are the same as if the whole unit had been listed first.
+    """
+    listed: list[TarEntry] = []
+    auxiliary: set[str] = set()
+
+    def product_entries() -> Iterator[TarEntry]:
+        for entry in iter_unit_entries(packpath, unit):
+            listed.append(entry)
+            if not entry.is_dir:
+                progress.expect(1, entry.size)
+                if matches(entry.name.rpartition("/")[2], AUXILIARY_PATTERNS):
+                    auxiliary.add(entry.name)
+                    continue
+            yield entry
+
+    project = packpath.name
+    parts = groupby(iter_parts(product_entries(), max_size), key=itemgetter(0))
+    first = output / (part_name(project, unit.ous, 1, 1) + ".partial")
+    try:
+        written = write_tar((entry for _, entry in next(parts)[1]), first, first.name[:-len(".partial")], progress)
+        rest = [[entry for _, entry in part] for _, part in parts]  # lists the remainder of the unit
+    except BaseException:
+        first.unlink(missing_ok=True)
+        raise
+    count = 1 + len(rest)
+    if count > 1 and unit.level == "member":
+        warning = (f"{unit.folder} needs {count} parts of at most {max_size} bytes: the archive's ingest takes "
+                   "single-part members (..._001_of_001.tar); a larger --max-size keeps it in one")
+        log.warning("%s", warning)
+        result.warnings.append(warning)
+    if auxiliary:
+        path = output / auxiliary_name(project, unit.ous)
+        _record(path, _write_named(path, with_folders(listed, auxiliary), progress), result)
+    path = output / part_name(project, unit.ous, 1, count)
+    os.replace(first, path)
+    _record(path, written, result, max_size)
+    for number, part in enumerate(rest, 2):
+        path = output / part_name(project, unit.ous, number, count)
+        _record(path, _write_named(path, part, progress), result, max_size)
+
+
+def _record(path: Path, part: PartWritten, result: SplitResult, max_size: int | None = None) -> None:
+    """Write a finished tar's md5 sidecar and add it to the result, with a warning if it is over the limit."""
+    if max_size is not None and part.size > max_size and part.biggest is not None:
+        warning = (f"{path.name}: {part.biggest.name} alone is bigger than the limit ({part.biggest.size} > "
+                   f"{max_size} bytes); it has a part of its own")
+        log.warning("%s", warning)
+        result.warnings.append(warning)
+    write_sidecar(path, part.md5)
+    result.tars.append((path, part.md5, part.size))

@@ -16,8 +16,6 @@ from pathlib import Path
 
 from ..core.errors import InputError, PipelineRunError, UsageError
 from ..core.naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, matches, normalize_uid
-from ..pipeline.manifest import read_pipeline_manifest
-from ..pipeline.ppr import read_ppr
 from .layout import GroupFolder, MemberFolder
 
 
@@ -76,6 +74,9 @@ def _script_uids(packpath: Path, member: MemberFolder) -> list[tuple[str, str | 
         names = sorted(os.listdir(script), key=lambda n: (not matches(n, PPR_GLOBS), n))  # the PPR first
     except OSError:
         return found
+    from ..pipeline.manifest import read_pipeline_manifest  # here: most packages hold no pipeline files
+    from ..pipeline.ppr import read_ppr
+
     for name in names:
         where = f"{member.rel}/script/{name}"
         try:

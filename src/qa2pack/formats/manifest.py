@@ -290,6 +290,26 @@ def _manifest_lines(rows: Iterable[Row], batch: int = 4096) -> Iterator[str]:
         yield "".join(f"{md5 or '-'}\t{size}\t{text}\n" for text, (_, size, md5) in zip(paths, chunk))
 
 
+def read_manifest_meta(path: Path) -> dict[str, str]:
+    """Return the facts in a manifest's header (mode, package, ...), reading no further than the header."""
+    meta: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") != MANIFEST_MAGIC:
+                raise InputError(f"{path} is not a qa2pack manifest")
+            for line in handle:
+                if not line.startswith("# "):
+                    break
+                key, sep, value = line[2:].rstrip("\n").partition(": ")
+                if sep:
+                    meta[key] = value
+    except OSError as exc:
+        raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a qa2pack manifest (it is not UTF-8 text)") from None
+    return meta
+
+
 def read_manifest(path: Path) -> Manifest:
     """Read a manifest written by :func:`write_manifest`."""
     try:

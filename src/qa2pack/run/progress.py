@@ -16,6 +16,9 @@ class Progress(Protocol):
     def start(self, description: str, total_bytes: int, total_files: int) -> None:
         """Begin a phase of work of known size."""
 
+    def expect(self, files: int = 0, nbytes: int = 0) -> None:
+        """Add files and bytes to the phase's work (found while it runs)."""
+
     def advance(self, files: int = 0, nbytes: int = 0) -> None:
         """Report files and bytes done since the last call."""
 
@@ -28,6 +31,9 @@ class SilentProgress:
 
     def start(self, description: str, total_bytes: int, total_files: int) -> None:
         """Ignore the start of a phase."""
+
+    def expect(self, files: int = 0, nbytes: int = 0) -> None:
+        """Ignore more work."""
 
     def advance(self, files: int = 0, nbytes: int = 0) -> None:
         """Ignore progress."""
@@ -56,16 +62,25 @@ class RichProgress:
         self._task: TaskID | None = None
         self._bytes = 0
         self._total_bytes = 0
+        self._files = 0
 
     def start(self, description: str, total_bytes: int, total_files: int) -> None:
         """Show a new bar for one phase."""
         self.finish()
         self._bytes, self._total_bytes = 0, total_bytes
         self._bar.start()
+        self._files = total_files
         self._task = self._bar.add_task(description, total=max(total_files, 1), done=self._done())
 
     def _done(self) -> str:
         return f"{human_bytes(self._bytes)} of {human_bytes(self._total_bytes)}"
+
+    def expect(self, files: int = 0, nbytes: int = 0) -> None:
+        """Make the bar longer."""
+        if self._task is not None:
+            self._files += files
+            self._total_bytes += nbytes
+            self._bar.update(self._task, total=max(self._files, 1), done=self._done())
 
     def advance(self, files: int = 0, nbytes: int = 0) -> None:
         """Move the bar forward."""
