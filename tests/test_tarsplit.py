@@ -309,3 +309,12 @@ def test_a_file_touched_within_the_second_it_was_listed_fails_the_part(tmp_path:
     assert not target.exists() and not (tmp_path / "out.tar.partial").exists()
     os.utime(source, ns=(listed.st_atime_ns, listed.st_mtime_ns))
     assert write_part([entry], target)[1] == target.stat().st_size
+
+
+def test_the_tar_constants_written_out_are_tarfiles() -> None:
+    from qa2pack.delivery import tarsplit as module
+
+    assert (module.BLOCK, module.RECORD, module.TAR_FORMAT) == (tarfile.BLOCKSIZE, tarfile.RECORDSIZE,
+                                                                tarfile.PAX_FORMAT)
+    assert module._POSIX_MAGIC == tarfile.POSIX_MAGIC
+    assert (module._REGTYPE, module._DIRTYPE, module._XHDTYPE) == (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.XHDTYPE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -260,3 +261,20 @@ def test_a_manifest_naming_files_outside_the_package_reads_none_of_them(copy_pac
     report = verify_package(copy_package)
     assert ("missing", "../secret.txt") in kinds(report)
     assert not marker.exists()
+
+
+def test_a_grown_file_is_reported_with_the_size_its_hash_read(copy_package: Path) -> None:
+    # Files the manifest gives an md5 are not stat'ed: the bytes their hash read are their size.
+    png = copy_package / MEMBER / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
+    listed = png.stat().st_size
+    with open(png, "ab") as handle:
+        handle.write(b"12345")
+    report = verify_package(copy_package)
+    (problem,) = [p for p in report.problems if p.kind == "corrupted"]
+    assert problem.message == f"size {listed + 5}, the manifest says {listed}"
+
+
+def test_a_member_folder_gone_from_a_package_is_named_absent(copy_package: Path) -> None:
+    shutil.rmtree(copy_package / MEMBER)
+    report = verify_package(copy_package)
+    assert report.absent_members == {MEMBER}

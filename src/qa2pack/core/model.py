@@ -17,6 +17,7 @@ from operator import itemgetter
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
 
+from .codes import Code
 from .errors import UsageError
 
 # Plans hold one object per packaged file or table; slots keep them small where Python allows it.
@@ -245,13 +246,6 @@ def flatten(actions: Iterable[Action]) -> list[Action]:
     for action in actions:
         out.extend(action.parts if action.op is Op.ARCHIVE else (action,))
     return out
-
-
-class Code(str, Enum):
-    """A short code for machines (JSON, tests) that reads as its value wherever it is printed."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class Why(Code):

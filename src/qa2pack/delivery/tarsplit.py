@@ -13,14 +13,13 @@ import logging
 import os
 import re
 import stat
-import tarfile
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
 from ..core.naming import matches, named_folder
@@ -41,11 +40,17 @@ from .layout import (
 )
 from .uids import DEFAULT_NAMING, DeliveryNaming, name_folders
 
+if TYPE_CHECKING:
+    import tarfile
+
 log = logging.getLogger(__name__)
 
-BLOCK = tarfile.BLOCKSIZE
-RECORD = tarfile.RECORDSIZE
-TAR_FORMAT: Final = tarfile.PAX_FORMAT
+# tarfile's own values, written out: importing tarfile costs a run more than these lines
+BLOCK = 512  # tarfile.BLOCKSIZE
+RECORD = 20 * BLOCK  # tarfile.RECORDSIZE
+TAR_FORMAT: Final = 2  # tarfile.PAX_FORMAT
+_POSIX_MAGIC = b"ustar\x0000"  # tarfile.POSIX_MAGIC
+_REGTYPE, _DIRTYPE, _XHDTYPE = b"0", b"5", b"x"  # tarfile.REGTYPE, DIRTYPE, XHDTYPE
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 DEFAULT_MAX_SIZE = 50 * 10**9
@@ -93,6 +98,8 @@ def tar_bytes(entries: Iterable[TarEntry]) -> int:
 
 def make_tarinfo(entry: TarEntry) -> tarfile.TarInfo:
     """Return the TarInfo written for an entry: a plain file or folder, owner 0, whole-second mtime."""
+    import tarfile
+
     info = tarfile.TarInfo(entry.name)
     info.type = tarfile.DIRTYPE if entry.is_dir else tarfile.REGTYPE
     info.size = 0 if entry.is_dir else entry.size
@@ -155,7 +162,7 @@ def ustar_header(entry: TarEntry) -> bytes:
         return make_tarinfo(entry).tobuf(TAR_FORMAT, ENCODING, ERRORS)
     encoded = name.encode("ascii")
     block = _ustar_block(encoded[:_USTAR_NAME], entry.mode & 0o7777, size, entry.mtime,
-                         tarfile.DIRTYPE if entry.is_dir else tarfile.REGTYPE)
+                         _DIRTYPE if entry.is_dir else _REGTYPE)
     if len(encoded) <= _USTAR_NAME:
         return block
     record = b"%d path=%s\n" % (_pax_record_length("path", len(encoded)), encoded)
@@ -174,14 +181,14 @@ def _ustar_block(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes)
 
 
 _ZEROS = bytes(BLOCK)
-_TAIL = bytes(100) + tarfile.POSIX_MAGIC + bytes(BLOCK - 265)  # link name, magic and version, empty owner fields
-_CONSTANT_SUM = 8 * ord(" ") + sum(tarfile.POSIX_MAGIC)  # the checksum field as spaces, the magic
+_TAIL = bytes(100) + _POSIX_MAGIC + bytes(BLOCK - 265)  # link name, magic and version, empty owner fields
+_CONSTANT_SUM = 8 * ord(" ") + sum(_POSIX_MAGIC)  # the checksum field as spaces, the magic
 
 
 @lru_cache(maxsize=None)
 def _pax_block(record_length: int) -> bytes:
     """Return the header block before a PAX record of this length (it holds nothing else of the entry)."""
-    return _ustar_block(b"././@PaxHeader", 0, record_length, 0, tarfile.XHDTYPE)
+    return _ustar_block(b"././@PaxHeader", 0, record_length, 0, _XHDTYPE)
 
 
 def split_into_parts(entries: Iterable[TarEntry], limit: int) -> list[list[TarEntry]]:

@@ -71,8 +71,11 @@ def _script_uids(packpath: Path, member: MemberFolder) -> list[tuple[str, str | 
     script = packpath / member.rel / "script"
     found: list[tuple[str, str | None, str]] = []
     try:
-        names = sorted(os.listdir(script), key=lambda n: (not matches(n, PPR_GLOBS), n))  # the PPR first
+        names = sorted((n for n in os.listdir(script) if matches(n, PPR_GLOBS) or matches(n, PIPELINE_MANIFEST_GLOBS)),
+                       key=lambda n: (not matches(n, PPR_GLOBS), n))  # the PPR first
     except OSError:
+        return found
+    if not names:
         return found
     from ..pipeline.manifest import read_pipeline_manifest  # here: most packages hold no pipeline files
     from ..pipeline.ppr import read_ppr

@@ -14,15 +14,15 @@ import os
 import tarfile
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from ..core.codes import Code
 from ..core.config import DEFAULT_CONFIG, FOLDER_KEYS, Config
 from ..core.errors import InputError
-from ..core.model import Code
 from ..core.naming import (
     PIPELINE_MANIFEST_GLOBS,
     PPR_GLOBS,
@@ -30,7 +30,7 @@ from ..core.naming import (
     matches,
     named_folder,
 )
-from ..formats.manifest import CHUNK, Manifest, hash_files, manifest_path, new_md5, parse_md5sum, read_manifest
+from ..formats.manifest import CHUNK, Manifest, hash_files_with_sizes, manifest_path, new_md5, parse_md5sum, read_manifest
 from ..planning.readme import parse_tree
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress, counted
@@ -180,8 +180,12 @@ class VerifyReport:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def view_from_folder(packpath: Path) -> PackageView:
-    """Walk a package folder (the listing's file types, one stat per file for its size); READMEs are read, data are not."""
+def view_from_folder(packpath: Path, sized_later: Container[str] = ()) -> PackageView:
+    """Walk a package folder (the listing's file types, one stat per file for its size); READMEs are read, data are not.
+
+    Files in ``sized_later`` are not stat'ed (their size is -1): the caller hashes them, which
+    tells their size for less than a stat costs.
+    """
     if not packpath.is_dir():
         raise InputError(f"not a package folder: {packpath}")
     view = PackageView(packpath.name)
@@ -197,7 +201,7 @@ def view_from_folder(packpath: Path) -> PackageView:
                     view.dirs.add(rel)
                     folders.append((entry.path, rel + "/"))
                 else:
-                    view.files[rel] = entry.stat(follow_symlinks=False).st_size
+                    view.files[rel] = -1 if rel in sized_later else entry.stat(follow_symlinks=False).st_size
                     if entry.name == README_NAME and is_readme(rel):
                         view.readmes[rel.rsplit("/", 1)[0]] = Path(entry.path).read_text(encoding="utf-8", errors="replace")
     return view
@@ -475,23 +479,24 @@ def _verify_package(packpath: Path, manifest: Path | None, config: Config, check
         return report
     root = str(packpath)
     listed = {rel: size for rel, (size, md5) in loaded.entries.items()  # never read outside the package
-              if md5 and not rel.startswith("/") and ".." not in rel.split("/")}
+              if md5 and rel[:1] != "/" and (".." not in rel or ".." not in rel.split("/"))}
     seen: list[tuple[PackageView, ContentChecks]] = []
 
     def read_and_check() -> dict[str, int]:  # while the hashing starts; only files present are hashed
-        view = view_from_folder(packpath)
+        view = view_from_folder(packpath, sized_later=listed)
         seen.append((view, content_checks(view, config, expect_uids, from_tars=False)))
         return view.files
 
     progress = progress or SilentProgress()
     progress.start(f"verify: md5 of {packpath.name}", sum(listed.values()), len(listed))
     try:
-        md5 = hash_files([(rel, f"{root}/{rel}") for rel in listed], workers=2, advance=progress.advance,
-                         sizes=listed, meanwhile=read_and_check)
+        hashed = hash_files_with_sizes([(rel, f"{root}/{rel}") for rel in listed], workers=2,
+                                       advance=progress.advance, sizes=listed, meanwhile=read_and_check)
     finally:
         progress.finish()
     view, content = seen[0]
-    view.md5 = md5
+    view.md5 = {rel: md5 for rel, (md5, _) in hashed.items()}
+    view.files.update((rel, size) for rel, (_, size) in hashed.items())
     _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content)
     return report
 
@@ -522,7 +527,8 @@ def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | No
         problems, compared = check_against_manifest(view, manifest, sizes=sizes)
         report.problems += problems
         report.checksums += compared
-        report.absent_members = members_of(manifest.entries) - members_of(view.files)
+        if not manifest.entries.keys() <= view.files.keys():  # with every file present, every member is
+            report.absent_members = members_of(manifest.entries) - members_of(view.files)
     report.problems += content.others
     report.notes += content.notes
 

@@ -12,10 +12,12 @@ import queue
 import shutil
 import sys
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain, islice
+from itertools import accumulate, chain, islice, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Optional, Tuple
 
@@ -345,15 +347,15 @@ def _chunks(pairs: list[tuple[str, str]], workers: int,
     size = min(256, max(1, len(pairs) // (8 * max(1, workers))))
     if sizes is None:
         return [pairs[start:start + size] for start in range(0, len(pairs), size)]
-    chunks: list[list[tuple[str, str]]] = [[]]
-    nbytes = 0
-    for pair in pairs:
-        if len(chunks[-1]) >= size or nbytes >= _RUN_BYTES:
-            chunks.append([])
-            nbytes = 0
-        chunks[-1].append(pair)
-        nbytes += sizes.get(pair[0], 0)
-    return chunks if chunks[0] else []
+    chunks = []
+    start = 0
+    while start < len(pairs):
+        run = pairs[start:start + size]
+        filled = list(accumulate(map(sizes.get, map(itemgetter(0), run), repeat(0))))
+        run = run[:bisect_left(filled, _RUN_BYTES) + 1]  # up to the file that fills it
+        chunks.append(run)
+        start += len(run)
+    return chunks
 
 
 _RUN_BYTES = 32 << 20
@@ -403,6 +405,7 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
     stopped at an error, or died) is hashed here, so an error reads as it would without it.
     Hashing only reads: a run hashed twice, or a helper killed in the middle of one, costs time only.
     """
+    new_md5()  # load OpenSSL's md5 before the fork, not in the helper too
     helper = Helper(chunks, partial(_hash_job, hash_one))
     results: dict[str, tuple[str, int]] = {}
     wanted: Container[str] | None = None
@@ -468,5 +471,12 @@ def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2, advance: Call
 
     ``meanwhile`` runs while the hashing starts and may narrow it down to the keys it returns.
     """
-    hashed = _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes, meanwhile)
+    hashed = hash_files_with_sizes(paths, workers, advance, sizes, meanwhile)
     return {key: md5 for key, (md5, _) in hashed.items()}
+
+
+def hash_files_with_sizes(paths: Iterable[tuple[str, str]], workers: int = 2,
+                          advance: Callable[[int, int], None] | None = None, sizes: Mapping[str, int] | None = None,
+                          meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, tuple[str, int]]:
+    """Like :func:`hash_files`, with the number of bytes each hash read: the size the file had, with no stat."""
+    return _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes, meanwhile)
