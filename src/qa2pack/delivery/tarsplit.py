@@ -92,8 +92,12 @@ class TarEntry(NamedTuple):
 
 def tar_bytes(entries: Iterable[TarEntry]) -> int:
     """Return the exact size of a tar holding ``entries`` (end blocks and record padding included)."""
-    body = sum(e.nbytes for e in entries) + 2 * BLOCK
-    return -(-body // RECORD) * RECORD
+    return _closed_size(sum(e.nbytes for e in entries))
+
+
+def _closed_size(body: int) -> int:
+    """Return the size of a tar whose headers and data take ``body`` bytes: plus the end blocks, in whole records."""
+    return -(-(body + 2 * BLOCK) // RECORD) * RECORD
 
 
 def make_tarinfo(entry: TarEntry) -> tarfile.TarInfo:
@@ -230,7 +234,7 @@ def iter_parts(entries: Iterable[TarEntry], limit: int) -> Iterator[tuple[int, T
         needed = ancestors(entry) + [entry]
         extra = sum(e.nbytes for e in needed)
         # A part of folders only is never closed: a file too big for any part joins it (and is warned about).
-        if has_file and -(-(used + extra + 2 * BLOCK) // RECORD) * RECORD > limit:
+        if has_file and _closed_size(used + extra) > limit:
             part, present, used, has_file = part + 1, set(), 0, False
             needed = ancestors(entry) + [entry]
             extra = sum(e.nbytes for e in needed)
@@ -465,7 +469,7 @@ def write_tar(entries: Iterable[TarEntry], tmp: Path, name: str, progress: Progr
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    expected = -(-(body + 2 * BLOCK) // RECORD) * RECORD
+    expected = _closed_size(body)
     if writer.size != expected:  # the sizes were computed from the very headers written
         tmp.unlink()
         raise ExecutionError(f"{name}: wrote {writer.size} bytes, expected {expected}; a file changed while it "
