@@ -103,7 +103,7 @@ def test_headers_are_byte_for_byte_what_tarfile_writes(name: str, size: int, is_
 def test_a_written_tar_has_exactly_the_computed_size(tmp_path: Path) -> None:
     long_name = "uid___A002_X3c9295_X8c.calibration/" + "x" * 120 + "/table.f0"
     sources = []
-    for n, size in enumerate([0, 1, 511, 512, 513, 70_000]):
+    for n, size in enumerate([0, 1, 511, 512, 513, (1 << 20) + 70_000]):  # the last one is read in chunks
         path = tmp_path / f"src{n}"
         path.write_bytes(bytes(range(256)) * (size // 256) + b"z" * (size % 256))
         os.utime(path, (1_700_000_000, 1_700_000_000))  # as listed: tarsplit checks it is the same file
@@ -275,17 +275,36 @@ def test_a_failed_write_surfaces_and_the_md5_matches_what_was_written(tmp_path: 
     assert (tmp_path / "out").read_bytes() == b"".join(data)
 
 
+def test_pieces_and_blocks_are_hashed_and_written_in_the_order_given(tmp_path: Path) -> None:
+    from qa2pack.formats.manifest import HashingWriter
+
+    pieces = [(b"h%d" % n, bytes([n]) * (n * 9_000), b"\0" * (n % 7)) for n in range(200)]
+    expected = b""
+    with open(tmp_path / "out", "wb") as handle, HashingWriter(handle) as writer:
+        for n, group in enumerate(pieces):
+            if n % 50 == 49:  # now and then a block too big to gather, between gathered pieces
+                writer.write(bytes([n]) * (2 << 20))
+                expected += bytes([n]) * (2 << 20)
+            writer.write_pieces(*group)
+            expected += b"".join(group)
+    assert writer.size == len(expected)
+    assert writer.digest.hexdigest() == hashlib.md5(expected).hexdigest()
+    assert (tmp_path / "out").read_bytes() == expected
+
+
+@pytest.mark.parametrize("size", [5000, (1 << 20) + 5000])  # read at once, and read in chunks
 @pytest.mark.parametrize("change", ["shrunk", "grown", "touched", "vanished"])
-def test_a_file_that_changes_while_archived_fails_the_part_and_removes_it(tmp_path: Path, change: str) -> None:
+def test_a_file_that_changes_while_archived_fails_the_part_and_removes_it(tmp_path: Path, change: str,
+                                                                          size: int) -> None:
     source = tmp_path / "data.bin"
-    source.write_bytes(b"y" * 5000)
+    source.write_bytes(b"y" * size)
     os.utime(source, (1_700_000_000, 1_700_000_000))
-    entry = TarEntry(f"{PROJECT}/data.bin", 5000, header_size(f"{PROJECT}/data.bin", 5000, False), False,
+    entry = TarEntry(f"{PROJECT}/data.bin", size, header_size(f"{PROJECT}/data.bin", size, False), False,
                      mtime=1_700_000_000, source=str(source))
     if change == "shrunk":
-        source.write_bytes(b"y" * 1000)
+        source.write_bytes(b"y" * (size // 5))
     elif change == "grown":
-        source.write_bytes(b"y" * 9000)
+        source.write_bytes(b"y" * (size + 4000))
     elif change == "touched":
         os.utime(source, (1_700_000_100, 1_700_000_100))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase, translate
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +36,11 @@ def named_folder(path: str | os.PathLike[str]) -> Path:
 def matches(name: str, patterns: Iterable[str]) -> bool:
     """Tell whether ``name`` matches one of the shell globs (case-sensitive)."""
     return _globs_regex(tuple(patterns)).match(name) is not None
+
+
+def matcher(patterns: Iterable[str]) -> Callable[[str], re.Match[str] | None]:
+    """Return a test of names against the shell globs, for a loop over many names (a match or None)."""
+    return _globs_regex(tuple(patterns)).match
 
 
 @lru_cache(maxsize=128)

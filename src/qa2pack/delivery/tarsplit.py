@@ -17,12 +17,13 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from zlib import adler32
 
 from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
-from ..core.naming import matches, named_folder
+from ..core.naming import matcher, named_folder
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest_meta
 from ..run.lock import RunLock, Want, writer_holding
@@ -180,8 +181,17 @@ def _ustar_block(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes)
     the sum of the name and the numbers; the rest of the block is the same in every header.
     """
     numbers = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, size, mtime)
-    checksum = sum(name) + sum(numbers) + typeflag[0] + _CONSTANT_SUM
+    checksum = _byte_sum(name) + _byte_sum(numbers) + typeflag[0] + _CONSTANT_SUM
     return b"".join((name, _ZEROS[len(name):_USTAR_NAME], numbers, b"%06o\0 " % checksum, typeflag, _TAIL))
+
+
+def _byte_sum(data: bytes) -> int:
+    """Return the sum of the bytes of ``data`` (at most 256 of them), in C rather than byte by byte.
+
+    Adler-32 starts its first half at 1 and adds every byte modulo 65521; 256 bytes sum to at
+    most 65280, so that half is exactly one more than their sum.
+    """
+    return (adler32(data) & 0xFFFF) - 1
 
 
 _ZEROS = bytes(BLOCK)
@@ -231,18 +241,22 @@ def iter_parts(entries: Iterable[TarEntry], limit: int) -> Iterator[tuple[int, T
             by_name[entry.name] = entry
             if entry.name in present:
                 continue
-        needed = ancestors(entry) + [entry]
-        extra = sum(e.nbytes for e in needed)
+        missing = ancestors(entry)  # folders, almost always none
+        extra = entry.nbytes + sum(e.nbytes for e in missing)
         # A part of folders only is never closed: a file too big for any part joins it (and is warned about).
         if has_file and _closed_size(used + extra) > limit:
             part, present, used, has_file = part + 1, set(), 0, False
-            needed = ancestors(entry) + [entry]
-            extra = sum(e.nbytes for e in needed)
-        for item in needed:
-            yield part, item
-        present.update(e.name for e in needed if e.is_dir)
+            missing = ancestors(entry)
+            extra = entry.nbytes + sum(e.nbytes for e in missing)
+        for folder in missing:
+            yield part, folder
+            present.add(folder.name)
+        yield part, entry
+        if entry.is_dir:
+            present.add(entry.name)
+        else:
+            has_file = True
         used += extra
-        has_file = has_file or not entry.is_dir
 
 
 def with_folders(entries: Sequence[TarEntry], files: Container[str]) -> list[TarEntry]:
@@ -369,14 +383,17 @@ def iter_unit_entries(packpath: Path, unit: DeliveryUnit) -> Iterator[TarEntry]:
 
     def entry_for(rel: str, st: os.stat_result) -> TarEntry:
         name = f"{project}/{rel}" if rel else project
-        if stat.S_ISLNK(st.st_mode):
+        kind = stat.S_IFMT(st.st_mode)
+        mode, mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
+        if kind == stat.S_IFREG:  # most entries
+            size = st.st_size
+            return TarEntry(name, size, header_size(name, size, False, mode, mtime), False, mode, mtime,
+                            f"{base}/{rel}", st.st_mtime_ns)
+        if kind == stat.S_IFDIR:
+            return TarEntry(name, 0, header_size(name, 0, True, mode, mtime), True, mode, mtime, "", st.st_mtime_ns)
+        if kind == stat.S_IFLNK:
             raise InputError(f"{packpath / rel} is a symbolic link; the archive rejects packages with links")
-        is_dir = stat.S_ISDIR(st.st_mode)
-        if not is_dir and not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{packpath / rel} is not a regular file or folder")
-        mode, mtime, size = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0 if is_dir else st.st_size
-        header = header_size(name, size, is_dir, mode, mtime)
-        return TarEntry(name, size, header, is_dir, mode, mtime, "" if is_dir else f"{base}/{rel}", st.st_mtime_ns)
+        raise InputError(f"{packpath / rel} is not a regular file or folder")
 
     parts = unit.folder.split("/")
     for depth in range(len(parts) + 1):  # the project folder, sg, group (and member) folders
@@ -397,17 +414,17 @@ def iter_unit_entries(packpath: Path, unit: DeliveryUnit) -> Iterator[TarEntry]:
     while stack:  # depth first, like os.walk: a folder's subfolders, then its files, each sorted
         rel_dir = stack.pop()
         with os.scandir(f"{base}/{rel_dir}") as listing:
-            found = sorted(listing, key=lambda entry: entry.name)
+            found = sorted(listing, key=attrgetter("name"))
         folders = [e for e in found if e.is_dir(follow_symlinks=False)]
         for entry in folders:
             yield entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
-        for entry in found:
-            if not entry.is_dir(follow_symlinks=False):
-                made = entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
-                if made.name == readme:
-                    held = made
-                else:
-                    yield made
+        files = [e for e in found if not e.is_dir(follow_symlinks=False)] if folders else found  # most: files only
+        for entry in files:
+            made = entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
+            if made.name == readme:
+                held = made
+            else:
+                yield made
         stack.extend(f"{rel_dir}/{entry.name}" for entry in reversed(folders))
     if held is not None:
         yield held
@@ -452,13 +469,14 @@ def write_tar(entries: Iterable[TarEntry], tmp: Path, name: str, progress: Progr
     try:
         with open(tmp, "wb") as raw, HashingWriter(raw) as writer:
             for entry in entries:
-                writer.write(ustar_header(entry))
                 body += entry.nbytes
-                if not entry.is_dir:
-                    _copy_data(entry, writer)
-                    if biggest is None or entry.size > biggest.size:
-                        biggest = entry
-                progress.advance(0 if entry.is_dir else 1, entry.size)
+                if entry.is_dir:
+                    writer.write(ustar_header(entry))
+                    continue
+                _copy_data(entry, ustar_header(entry), writer)
+                if biggest is None or entry.size > biggest.size:
+                    biggest = entry
+                progress.advance(1, entry.size)
             writer.write(bytes(2 * BLOCK))
             writer.write(bytes(-writer.size % RECORD))
     except SourceChanged as exc:
@@ -477,33 +495,52 @@ def write_tar(entries: Iterable[TarEntry], tmp: Path, name: str, progress: Progr
     return PartWritten(writer.digest.hexdigest(), writer.size, biggest)
 
 
-def _copy_data(entry: TarEntry, writer: HashingWriter) -> None:
-    """Copy exactly the listed bytes of a file, or raise SourceChanged if it is not the file listed.
+def _copy_data(entry: TarEntry, header: bytes, writer: HashingWriter) -> None:
+    """Copy a file's header and exactly its listed bytes, or raise SourceChanged if it is not the file listed.
 
     The file is checked once it is read: its size and modification time must still be those
     listed (to the nanosecond when the listing kept them), which also catches a change while it
-    was read.  A big file is checked before it is read too, so a changed one is not read in vain.
+    was read.  A small file is read in one call and handed over with its header and padding
+    only once checked; a big one is checked before it is read too, so a changed one is not
+    read in vain.
     """
     try:
         fd = os.open(entry.source, os.O_RDONLY)  # not open(): a file object costs more than a small file's data
     except FileNotFoundError:
         raise SourceChanged(entry.source, "vanished") from None
     try:
-        if entry.size > _COPY_CHUNK and not _as_listed(os.fstat(fd), entry):
-            raise SourceChanged(entry.source, "changed (size or modification time)")
-        remaining = entry.size
-        while remaining:
-            chunk = os.read(fd, min(remaining, _COPY_CHUNK))
-            if not chunk:
-                raise SourceChanged(entry.source, "became shorter")
-            writer.write(chunk)
-            remaining -= len(chunk)
+        if entry.size < _SMALL_FILE:
+            data = os.read(fd, entry.size)
+            while len(data) < entry.size:  # a short read (rare): read on up to the listed size
+                more = os.read(fd, entry.size - len(data))
+                if not more:
+                    raise SourceChanged(entry.source, "became shorter")
+                data += more
+        else:
+            if not _as_listed(os.fstat(fd), entry):
+                raise SourceChanged(entry.source, "changed (size or modification time)")
+            writer.write(header)
+            _copy_chunks(fd, entry, writer)
         after = os.fstat(fd)
     finally:
         os.close(fd)
     if not _as_listed(after, entry):
         raise SourceChanged(entry.source, "changed (size or modification time)")
-    writer.write(_ZEROS[:-entry.size % BLOCK])
+    if entry.size < _SMALL_FILE:
+        writer.write_pieces(header, data, _ZEROS[:-entry.size % BLOCK])
+    else:
+        writer.write(_ZEROS[:-entry.size % BLOCK])
+
+
+def _copy_chunks(fd: int, entry: TarEntry, writer: HashingWriter) -> None:
+    """Hand a big file over in chunks as it is read (never held whole)."""
+    remaining = entry.size
+    while remaining:
+        chunk = os.read(fd, min(remaining, _COPY_CHUNK))
+        if not chunk:
+            raise SourceChanged(entry.source, "became shorter")
+        writer.write(chunk)
+        remaining -= len(chunk)
 
 
 def _as_listed(st: os.stat_result, entry: TarEntry) -> bool:
@@ -513,6 +550,7 @@ def _as_listed(st: os.stat_result, entry: TarEntry) -> bool:
 
 
 _COPY_CHUNK = 4 << 20
+_SMALL_FILE = 1 << 20  # read in one call, handed over with its header (the writer gathers such pieces)
 
 
 def write_sidecar(tar_path: Path, md5: str) -> Path:
@@ -581,12 +619,14 @@ def _split_unit(packpath: Path, unit: DeliveryUnit, output: Path, max_size: int,
     listed: list[TarEntry] = []
     auxiliary: set[str] = set()
 
+    is_auxiliary = matcher(AUXILIARY_PATTERNS)
+
     def product_entries() -> Iterator[TarEntry]:
         for entry in iter_unit_entries(packpath, unit):
             listed.append(entry)
             if not entry.is_dir:
                 progress.expect(1, entry.size)
-                if matches(entry.name.rpartition("/")[2], AUXILIARY_PATTERNS):
+                if is_auxiliary(entry.name.rpartition("/")[2]):
                     auxiliary.add(entry.name)
                     continue
             yield entry
