@@ -35,7 +35,7 @@ def named_folder(path: str | os.PathLike[str]) -> Path:
 
 def matches(name: str, patterns: Iterable[str]) -> bool:
     """Tell whether ``name`` matches one of the shell globs (case-sensitive)."""
-    return _globs_regex(tuple(patterns)).match(name) is not None
+    return matcher(patterns)(name) is not None
 
 
 def matcher(patterns: Iterable[str]) -> Callable[[str], re.Match[str] | None]:

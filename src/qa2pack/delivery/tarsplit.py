@@ -510,36 +510,30 @@ def _copy_data(entry: TarEntry, header: bytes, writer: HashingWriter) -> None:
         raise SourceChanged(entry.source, "vanished") from None
     try:
         if entry.size < _SMALL_FILE:
-            data = os.read(fd, entry.size)
-            while len(data) < entry.size:  # a short read (rare): read on up to the listed size
-                more = os.read(fd, entry.size - len(data))
-                if not more:
-                    raise SourceChanged(entry.source, "became shorter")
-                data += more
+            pieces: tuple[bytes, ...] = (header, b"".join(_read_listed(fd, entry)))  # one read, nearly always
         else:
             if not _as_listed(os.fstat(fd), entry):
                 raise SourceChanged(entry.source, "changed (size or modification time)")
             writer.write(header)
-            _copy_chunks(fd, entry, writer)
+            for chunk in _read_listed(fd, entry):
+                writer.write(chunk)
+            pieces = ()
         after = os.fstat(fd)
     finally:
         os.close(fd)
     if not _as_listed(after, entry):
         raise SourceChanged(entry.source, "changed (size or modification time)")
-    if entry.size < _SMALL_FILE:
-        writer.write_pieces(header, data, _ZEROS[:-entry.size % BLOCK])
-    else:
-        writer.write(_ZEROS[:-entry.size % BLOCK])
+    writer.write_pieces(*pieces, _ZEROS[:-entry.size % BLOCK])
 
 
-def _copy_chunks(fd: int, entry: TarEntry, writer: HashingWriter) -> None:
-    """Hand a big file over in chunks as it is read (never held whole)."""
+def _read_listed(fd: int, entry: TarEntry) -> Iterator[bytes]:
+    """Yield the listed size of a file in chunks as it is read (a big file is never held whole)."""
     remaining = entry.size
     while remaining:
         chunk = os.read(fd, min(remaining, _COPY_CHUNK))
         if not chunk:
             raise SourceChanged(entry.source, "became shorter")
-        writer.write(chunk)
+        yield chunk
         remaining -= len(chunk)
 
 
