@@ -44,3 +44,15 @@ def test_manifest_round_trips_paths_with_tabs_newlines_and_backslashes(tmp_path)
         text = (tmp_path / "m.tsv").read_text()
         assert len(text.splitlines()) == 3 + len(entries)  # one line per entry, whatever its name
         assert read_manifest(tmp_path / "m.tsv").entries == entries
+
+
+def test_a_folder_block_is_escaped_like_rows(tmp_path) -> None:
+    from qa2pack.formats.manifest import Unhashed, read_manifest, write_manifest
+
+    block = Unhashed("c/odd\tfolder\\", (("new\nline", 2), ("plain", 3), ("tab\there", 1)))
+    write_manifest(tmp_path / "blocks.tsv", [("b/x.fits", 10, "0" * 32), block], {"mode": "hard"})
+    rows = {"b/x.fits": (10, "0" * 32), **{f"{block.folder}/{name}": (size, None) for name, size in block.files}}
+    write_manifest(tmp_path / "rows.tsv", rows, {"mode": "hard"})
+    assert (tmp_path / "blocks.tsv").read_text() == (tmp_path / "rows.tsv").read_text()
+    assert len((tmp_path / "blocks.tsv").read_text().splitlines()) == 3 + 4
+    assert read_manifest(tmp_path / "blocks.tsv").entries == rows

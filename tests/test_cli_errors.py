@@ -56,15 +56,15 @@ def test_origpath_is_a_file(capsys, tmp_path: Path) -> None:
 
 
 def test_unreadable_origpath(capsys, sb: Path, tmp_path: Path, monkeypatch) -> None:
-    # Running as root defeats chmod, so the permission error is injected where the walk reads.
-    real_scandir = os.scandir
+    # Running as root defeats chmod, so the permission error is injected where the walk opens a folder.
+    real_open = os.open
 
-    def deny(path):
-        if str(path).endswith("X1"):
+    def deny(path, flags, *args, **kwargs):
+        if str(path).endswith("X1") and flags & os.O_DIRECTORY:
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_scandir(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "scandir", deny)
+    monkeypatch.setattr(os, "open", deny)
     before = snapshot(tmp_path)
     code, _, err = run(capsys, "package", str(sb), str(tmp_path / "P"))
     assert code == 2

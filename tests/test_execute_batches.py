@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from factories import SB3, project229_setup3, refuse_first_link, tree_listing
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.core.errors import ExecutionError
 from qa2pack.delivery.layout import MARKER
-from qa2pack.formats.manifest import read_manifest
+from qa2pack.formats.manifest import Unhashed, read_manifest, write_manifest
 from qa2pack.run import execute as execute_module
 from qa2pack.run.execute import EmptyInodes, ExecutionResult, Planned, hard_link_names
 
@@ -108,7 +109,20 @@ def test_rows_come_in_path_order_whether_batches_overlap_or_not(batches, singles
     for rel, size in singles.items():  # written after the batches: they win where paths meet
         result.entries[rel] = (size, "0" * 32)
         expected[rel] = (size, "0" * 32)
+    listing = list(result.listing())
     assert [(rel, (size, md5)) for rel, size, md5 in result.rows()] == sorted(expected.items())
+    with tempfile.TemporaryDirectory() as folder:  # a batch kept as one block is written as its rows would be
+        write_manifest(Path(folder, "blocks.tsv"), listing, {"mode": "hard"})
+        write_manifest(Path(folder, "rows.tsv"), expected, {"mode": "hard"})
+        assert Path(folder, "blocks.tsv").read_text() == Path(folder, "rows.tsv").read_text()
+
+
+def test_batches_linked_as_planned_stay_one_block_each_in_the_listing() -> None:
+    result = ExecutionResult()
+    result.planned += [Planned("m/b", (("x", 1), ("y", 2))), Planned("m/a", (("z", 3),))]
+    result.entries["m/README"] = (4, None)
+    assert list(result.listing()) == [("m/README", 4, None), Unhashed("m/a", (("z", 3),)),
+                                      Unhashed("m/b", (("x", 1), ("y", 2)))]
 
 
 def test_a_folder_that_cannot_be_opened_leaves_no_descriptor_open(tmp_path: Path) -> None:

@@ -13,13 +13,13 @@ import shutil
 import sys
 import threading
 from bisect import bisect_left
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate, chain, islice, repeat
+from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Optional, Tuple
+from typing import IO, TYPE_CHECKING, NamedTuple, Optional, Tuple
 
 if TYPE_CHECKING:
     import hashlib
@@ -279,14 +279,22 @@ def manifest_path(packpath: Path) -> Path:
 Row = Tuple[str, int, Optional[str]]  # (package-relative path, size, md5 or None)
 
 
-def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]] | Iterable[Row],
+class Unhashed(NamedTuple):
+    """The files of one folder, none of them hashed, in name order: written as one block of lines."""
+
+    folder: str
+    files: Sequence[tuple[str, int]]  # (name, size)
+
+
+def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]] | Iterable[Row | Unhashed],
                    meta: Mapping[str, str]) -> None:
     """Write the manifest atomically (temporary name, then rename).
 
-    ``entries`` maps paths to (size, md5), or is rows already in path order, written as they
-    come: a package of many files is never held as one text.
+    ``entries`` maps paths to (size, md5), or is rows and folder blocks already in path order,
+    written as they come: a package of many files is never held as one text, and a folder
+    linked as planned costs no row per file.
     """
-    rows: Iterable[Row]
+    rows: Iterable[Row | Unhashed]
     if isinstance(entries, Mapping):
         mapping = entries
         rows = ((rel, *mapping[rel]) for rel in sorted(mapping))
@@ -297,11 +305,32 @@ def write_manifest(path: Path, entries: Mapping[str, tuple[int, str | None]] | I
     write_atomic(path, chain(["".join(head)], _manifest_lines(rows)))
 
 
-def _manifest_lines(rows: Iterable[Row], batch: int = 4096) -> Iterator[str]:
-    rows = iter(rows)
-    while chunk := list(islice(rows, batch)):
-        paths = escape_fields([rel for rel, _, _ in chunk])
-        yield "".join(f"{md5 or '-'}\t{size}\t{text}\n" for text, (_, size, md5) in zip(paths, chunk))
+def _manifest_lines(items: Iterable[Row | Unhashed], batch: int = 4096) -> Iterator[str]:
+    rows: list[Row] = []
+    for item in items:
+        if isinstance(item, Unhashed):
+            if rows:
+                yield _row_lines(rows)
+                rows = []
+            yield _unhashed_lines(item)
+            continue
+        rows.append(item)
+        if len(rows) == batch:
+            yield _row_lines(rows)
+            rows = []
+    if rows:
+        yield _row_lines(rows)
+
+
+def _row_lines(rows: list[Row]) -> str:
+    paths = escape_fields([rel for rel, _, _ in rows])
+    return "".join(f"{md5 or '-'}\t{size}\t{text}\n" for text, (_, size, md5) in zip(paths, rows))
+
+
+def _unhashed_lines(block: Unhashed) -> str:
+    folder = escape_fields([block.folder])[0]
+    names = escape_fields([name for name, _ in block.files])
+    return "".join([f"-\t{size}\t{folder}/{name}\n" for name, (_, size) in zip(names, block.files)])
 
 
 def read_manifest_meta(path: Path) -> dict[str, str]:

@@ -30,7 +30,7 @@ from ..core.forked import LinkHelper, LinkJob, Report, share
 from ..core.model import Action, Append, Mode, Op, Plan
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
-from ..formats.manifest import HashingWriter, Row, SourceChanged, copy_with_md5, hash_files_steady, new_md5
+from ..formats.manifest import HashingWriter, Row, SourceChanged, Unhashed, copy_with_md5, hash_files_steady, new_md5
 from .journal import Journal, moves_count, undo_moves
 from .progress import Progress, SilentProgress
 
@@ -272,8 +272,8 @@ class ExecutionResult:
         self.entries = merged
         self.planned.clear()
 
-    def rows(self) -> Iterator[Row]:
-        """Yield (path, size, md5) of every file in path order, batches straight from the plan.
+    def listing(self) -> Iterator[Row | Unhashed]:
+        """Yield every file in path order: a row each, except that a batch linked as planned stays one block.
 
         A batch's paths share its folder and are sorted, so it is one range of the order; only
         if ranges overlap (never in a plan) is everything sorted together instead.
@@ -290,8 +290,16 @@ class ExecutionResult:
             if isinstance(item, str):
                 yield (item, *self.entries[item])
             else:
-                prefix = item.rel + "/"
+                yield Unhashed(item.rel, item.files)
+
+    def rows(self) -> Iterator[Row]:
+        """Yield (path, size, md5) of every file in path order."""
+        for item in self.listing():
+            if isinstance(item, Unhashed):
+                prefix = item.folder + "/"
                 yield from ((prefix + name, size, None) for name, size in item.files)
+            else:
+                yield item
 
 
 class Executor:

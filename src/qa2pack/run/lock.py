@@ -56,7 +56,7 @@ _HELD_LOCK = threading.Lock()
 
 
 
-def _local_time(seconds: float | None = None) -> str:
+def local_time(seconds: float | None = None) -> str:
     """Return a local time as ISO 8601 to the second (``time``, not ``datetime``: cheaper to load)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))
 
@@ -174,7 +174,7 @@ def _process(pid: int) -> str:
             boot = int(next(line.split()[1] for line in handle if line.startswith("btime")))
     except (OSError, ValueError, IndexError, StopIteration):
         return f"process {pid} on {_host()}"
-    started = _local_time(boot + started_ticks / os.sysconf("SC_CLK_TCK"))
+    started = local_time(boot + started_ticks / os.sysconf("SC_CLK_TCK"))
     programs = [word.rsplit("/", 1)[-1] for word in words]
     if "qa2pack" in programs:  # the console script, or python -m qa2pack
         at = programs.index("qa2pack")
@@ -249,7 +249,7 @@ class RunLock:
 
     def _record(self, exclusive: bool) -> bytes:
         return (json.dumps({"command": self.command, "pid": os.getpid(), "host": _host(),
-                            "started": _local_time(),
+                            "started": local_time(),
                             "mode": "exclusive" if exclusive else "shared"}) + "\n").encode()
 
     def _acquire(self, target: Path, exclusive: bool, on_folder: bool) -> _Held | None:

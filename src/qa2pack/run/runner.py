@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -13,10 +12,11 @@ from .._version import __version__
 from ..core.errors import ExecutionError
 from ..core.model import Append, Plan
 from ..delivery.layout import MARKER
-from ..formats.manifest import Row, manifest_path, read_manifest, write_manifest
+from ..formats.manifest import Row, Unhashed, manifest_path, read_manifest, write_manifest
 from ..scan.probe import walk_listing
 from .execute import ExecutionResult, Executor
 from .journal import roll_back
+from .lock import local_time
 from .progress import Progress, SilentProgress, counted
 from .report import RunReport
 from .runlog import RunLog, run_log
@@ -46,10 +46,10 @@ def _log_plan(plan: Plan, packpath: Path, account: RunLog) -> None:
         account.info("%d path(s) not packaged (listed in the log; 'qa2pack inspect' shows them too)", len(plan.skipped))
 
 
-def _manifest_entries(plan: Plan, packpath: Path, result: ExecutionResult) -> Entries | Iterator[Row]:
+def _manifest_entries(plan: Plan, packpath: Path, result: ExecutionResult) -> Entries | Iterator[Row | Unhashed]:
     """Return this run's files, plus (when appending) the rest of the package as it was."""
     if plan.append is Append.REPLACE:
-        return result.rows()
+        return result.listing()
     old_path = manifest_path(packpath)
     entries = dict(read_manifest(old_path).entries) if old_path.exists() else {}
     entries.update((rel, (size, md5)) for rel, size, md5 in result.rows())
@@ -71,7 +71,7 @@ def roll_back_interrupted(pack: Path) -> list[str]:
 def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | None, begin: float,
              notes: list[str], with_ticket: bool) -> RunReport:
     """Execute a plan that passed its preflight, then write the manifest (and ticket) and remove the marker."""
-    started = started or datetime.now().isoformat(timespec="seconds")
+    started = started or local_time()
     pack.parent.mkdir(parents=True, exist_ok=True)
     with run_log(pack, appending=plan.append is not Append.REPLACE) as account:
         _log_plan(plan, pack, account)

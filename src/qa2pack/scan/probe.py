@@ -23,6 +23,8 @@ from ..delivery.layout import list_groups, readme_of, science_goals
 from . import wire
 from .classify import DirFacts, classify_dir, parse_table_type
 
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY  # a folder opened to list it and stat its files by name
+
 
 @dataclass
 class _Listing:
@@ -63,47 +65,62 @@ class _Walker:
 
     # -- listing ---------------------------------------------------------------------------
     def list_dir(self, path: str, rel: str, ancestors: frozenset[str] | None) -> _Listing:
-        """List one folder; ``ancestors`` (real relative paths) is None where links stay unfollowed."""
+        """List one folder; ``ancestors`` (real relative paths) is None where links stay unfollowed.
+
+        Files are stat-ed from the open folder, so no path is resolved again for each of them.
+        """
         try:
-            with os.scandir(path) as iterator:
-                entries = list(iterator)
+            fd = os.open(path, _FOLDER_FLAGS)
         except PermissionError:
             raise InputError(f"cannot read {path}: permission denied") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            return self._list_open(fd, path, rel, ancestors)
+        finally:
+            os.close(fd)
+
+    def _list_open(self, fd: int, path: str, rel: str, ancestors: frozenset[str] | None) -> _Listing:
+        try:
+            with os.scandir(fd) as iterator:
+                entries = list(iterator)
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         listing = _Listing([], [])
         files, dirs, owners = listing.files, listing.dirs, self.owners
         last_owner = (-1, -1)
+        inside = path if path.endswith("/") else path + "/"
         for entry in entries:  # most entries are plain files: they are tested first
             if entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
                 files.append((entry.name, st.st_size))
                 if st.st_uid != last_owner[0] or st.st_dev != last_owner[1]:  # one dict look-up per change of owner
                     last_owner = (st.st_uid, st.st_dev)
-                    owners.setdefault(last_owner, entry.path)
+                    owners.setdefault(last_owner, inside + entry.name)
             elif entry.is_dir(follow_symlinks=False):
-                dirs.append((entry.name, entry.path, None))
+                dirs.append((entry.name, inside + entry.name, None))
             elif entry.is_symlink():
-                self._add_link(entry, f"{rel}/{entry.name}" if rel else entry.name, ancestors, listing)
+                self._add_link(entry.name, inside + entry.name, f"{rel}/{entry.name}" if rel else entry.name,
+                               ancestors, listing)
             else:  # sockets, fifos, devices: never packaged, always reported
                 self.notes.append(LinkNote(f"{rel}/{entry.name}" if rel else entry.name, "",
                                            "special file (not a regular file or folder)"))
         return listing
 
-    def _add_link(self, entry: os.DirEntry[str], rel: str, ancestors: frozenset[str] | None,
+    def _add_link(self, name: str, path: str, rel: str, ancestors: frozenset[str] | None,
                   listing: _Listing) -> None:
-        target_text = os.readlink(entry.path)
+        target_text = os.readlink(path)
         try:
-            st = os.stat(entry.path)
+            st = os.stat(path)
         except OSError as exc:
             reason = "symlink loop" if exc.errno == errno.ELOOP else "points nowhere"
             self.notes.append(LinkNote(rel, target_text, reason))
             return
-        real = os.path.realpath(entry.path)
+        real = os.path.realpath(path)
         inside = real == self.root or real.startswith(self.root + os.sep)
         if stat.S_ISDIR(st.st_mode) and not (inside and self.follow_links and ancestors is not None) \
                 and is_asdm(Path(real)):
-            listing.asdm_links.append(entry.name)  # an EB folder as 'workspace start' makes it
+            listing.asdm_links.append(name)  # an EB folder as 'workspace start' makes it
             self.notes.append(LinkNote(rel, target_text, "link to an ASDM (it marks its EB folder; the archive "
                                                          "delivers raw data)", asdm=True))
             return
@@ -112,7 +129,7 @@ class _Walker:
             return
         real_rel = os.path.relpath(real, self.root).replace(os.sep, "/")
         if stat.S_ISREG(st.st_mode):
-            listing.linked.append(FileEntry(entry.name, st.st_size, real_rel))
+            listing.linked.append(FileEntry(name, st.st_size, real_rel))
         elif not stat.S_ISDIR(st.st_mode):
             self.notes.append(LinkNote(rel, target_text, "link to a special file"))
         elif not self.follow_links or ancestors is None:
@@ -120,7 +137,7 @@ class _Walker:
         elif real_rel in ancestors or real_rel == ".":
             raise InputError(f"symlink loop: {rel} -> {target_text} points back to a folder that contains it")
         else:
-            listing.dirs.append((entry.name, entry.path, real_rel))
+            listing.dirs.append((name, path, real_rel))
 
     # -- walking ---------------------------------------------------------------------------
     def scan_folder(self, name: str, path: str, rel: str, real_rel: str | None,
