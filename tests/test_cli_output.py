@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,25 @@ def test_every_command_has_its_page_in_the_docs() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs" / "commands"
     names = {command[0] for command in every_command()}
     assert names == {page.stem for page in docs.glob("*.md")} - {"index"}
+
+
+def test_the_program_exits_with_the_code_of_main_and_its_objects_frozen(monkeypatch) -> None:
+    from qa2pack.cli import app
+
+    monkeypatch.setattr(app, "main", lambda: 3)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            app.run_and_exit()
+        assert exited.value.code == 3
+        assert gc.get_freeze_count() > 0  # the interpreter's last collection has nothing to scan
+    finally:
+        gc.unfreeze()
+
+
+def test_the_program_prints_everything_before_it_exits(tmp_path: Path) -> None:
+    config = subprocess.run([sys.executable, "-m", "qa2pack", "config", "--json"], capture_output=True, text=True)
+    assert config.returncode == 0 and json.loads(config.stdout)["command"] == "config"
+    failed = subprocess.run([sys.executable, "-m", "qa2pack", "package", str(tmp_path / "missing"), str(tmp_path / "P"),
+                             "--json"], capture_output=True, text=True)
+    assert failed.returncode == 2
+    assert failed.stderr.count("\n") == 1 and json.loads(failed.stdout)["exit_code"] == 2

@@ -1,8 +1,6 @@
 """``python -m qa2pack`` runs the command line."""
 
-import sys
-
 if __name__ == "__main__":
-    from .cli import main
+    from .cli import run_and_exit
 
-    sys.exit(main())
+    run_and_exit()

@@ -1,5 +1,5 @@
 """The ``qa2pack`` command line: the parser, one function per command, and what they print."""
 
-from .app import main
+from .app import main, run_and_exit
 
-__all__ = ["main"]
+__all__ = ["main", "run_and_exit"]
