@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
 import pytest
@@ -14,6 +15,7 @@ from qa2pack.core.naming import (
     eb_uid_of,
     leading_uid,
     matches,
+    natural_key,
     natural_sorted,
     normalize_uid,
 )
@@ -71,6 +73,21 @@ def test_level_names_and_highest_by_number() -> None:
 def test_natural_order_sorts_numbers_as_numbers(numbers: list[int]) -> None:
     names = [f"SB{n}" for n in numbers]
     assert [int(n[2:]) for n in natural_sorted(names)] == sorted(numbers)
+
+
+def _tagged_natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """The natural order spelled out: runs of digits as numbers before text, empty runs dropped."""
+    runs = re.findall(r"\d+|\D+", text)
+    return tuple((0, int(run)) if run[0].isdigit() else (1, run) for run in runs)
+
+
+@settings(derandomize=True, max_examples=300)
+@given(st.lists(st.text(alphabet="ab.1029_", max_size=8), min_size=2, max_size=12))
+def test_natural_order_is_that_of_numbers_tagged_before_text(names: list[str]) -> None:
+    assert natural_sorted(names) == sorted(names, key=lambda n: (_tagged_natural_key(n), n))
+    for first, second in zip(names, names[1:]):  # the same order, ties included (0 and 00)
+        assert (natural_key(first) < natural_key(second)) == (_tagged_natural_key(first) < _tagged_natural_key(second))
+        assert (natural_key(first) == natural_key(second)) == (_tagged_natural_key(first) == _tagged_natural_key(second))
 
 
 def test_tar_part_names() -> None:

@@ -62,10 +62,16 @@ def calibration_script_uid(name: str) -> str | None:
     return found.group(0) if found else None
 
 
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders ``SB2`` before ``SB10`` (digits compare as numbers)."""
-    parts = _NATURAL_SPLIT.split(text)
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """Sort key that orders ``SB2`` before ``SB10`` (digits compare as numbers).
+
+    Split on its runs of digits, a name alternates text and number, starting and ending with
+    text (empty where the name starts or ends with a digit): items at one place in two keys are
+    always of one type, and an empty text sorts a number first, as in ``1a`` before ``a``.
+    """
+    parts: list[str | int] = list(_NATURAL_SPLIT.split(text))
+    parts[1::2] = map(int, parts[1::2])
+    return tuple(parts)
 
 
 def natural_sorted(names: Iterable[str]) -> list[str]:

@@ -38,7 +38,7 @@ class Candidate:
     link_target: str | None = None
 
     @property
-    def order(self) -> tuple[int, tuple[tuple[int, int | str], ...], str]:
+    def order(self) -> tuple[int, tuple[str | int, ...], str]:
         """Shallower sources win a name; ties go by natural path order (input order never matters)."""
         return (self.source.count("/"), natural_key(self.source), self.source)
 

@@ -19,11 +19,15 @@ def assign_targets(member_folder: PurePosixPath, cands: list[Candidate], config:
     actions: list[Action] = []
     findings: list[Finding] = []
     owner: dict[PurePosixPath, str] = {t: "a file already in the package" for t in taken}
+    bases: dict[tuple[str, str | None], PurePosixPath] = {}  # a few folders take thousands of sources
     for cand in sorted(cands, key=lambda c: c.order):
         place = cand.placement
-        base = member_folder / config.folder(place.folder)
-        if place.sub:
-            base = base / place.sub
+        base = bases.get((place.folder, place.sub))
+        if base is None:
+            base = member_folder / config.folder(place.folder)
+            if place.sub:
+                base = base / place.sub
+            bases[(place.folder, place.sub)] = base
         target = base / place.name
         if target in owner:
             first = owner[target]
