@@ -54,7 +54,7 @@ def both(first: list[object], second: list[object], offset: float) -> tuple[Fini
 
 def assert_one_ran(runs: tuple[Finished, Finished]) -> None:
     codes = sorted(r.code for r in runs)
-    assert codes in ([0, 0], [0, 2]), [(r.code, r.stderr) for r in runs]
+    assert codes in ([0, 0], [0, 2]), "\n".join(f"exit {r.code}:\n{r.stderr}" for r in runs)  # a str: shown whole
     for finished in runs:
         if finished.code == 2:  # stopped at once, in one line naming the holder
             *warnings, error = finished.stderr.splitlines()
