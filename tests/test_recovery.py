@@ -157,3 +157,45 @@ def test_keyboard_interrupt_leaves_the_marker(project229: Path, tmp_path: Path, 
     assert main(["package", str(project229 / SB3), str(tmp_path / "P")]) == 130
     assert (tmp_path / "P" / MARKER).exists()
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_run_replacing_a_package_lets_an_entry_vanish_before_it_removes_it(project229: Path, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    # Another run's trial link in packpath came and went between this run's listing and removal.
+    sb3 = project229 / SB3
+    packpath = tmp_path / "2011.0.00229.S"
+    package(sb3, packpath, PackageOptions(mode=Mode.HARD))
+    real_listdir = os.listdir
+
+    def with_a_ghost(path):
+        found = real_listdir(path)
+        return [*found, ".qa2pack-link-trial-1"] if Path(path) == packpath else found
+
+    monkeypatch.setattr(execute_module.os, "listdir", with_a_ghost)
+    package(sb3, packpath, PackageOptions(mode=Mode.HARD))
+    monkeypatch.undo()
+    assert not (packpath / MARKER).exists()
+    reference = tmp_path / "ref" / "2011.0.00229.S"
+    package(sb3, reference, PackageOptions(mode=Mode.HARD))
+    assert tree_listing(packpath) == tree_listing(reference)
+
+
+def test_preflight_makes_its_trial_links_beside_an_existing_packpath_not_in_it(project229: Path, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    from qa2pack.api import plan_package
+    from qa2pack.run import preflight as preflight_module
+
+    packpath = tmp_path / "2011.0.00229.S"
+    packpath.mkdir()  # as another run that holds it has just made it
+    trials: list[str] = []
+    real_link = os.link
+
+    def recording(src, dst, *args, **kwargs):
+        trials.append(str(dst))
+        return real_link(src, dst, *args, **kwargs)
+
+    plan = plan_package(project229 / SB3, PackageOptions(mode=Mode.HARD), packpath)
+    monkeypatch.setattr(preflight_module.os, "link", recording)
+    preflight_module.preflight(plan, packpath)
+    assert trials and all(Path(t).parent == tmp_path for t in trials), trials
+    assert os.listdir(packpath) == []

@@ -96,6 +96,22 @@ def _link_from(src_fd: int, dst_fd: int, names: Sequence[str], abort: threading.
                 raise failed(name, exc) from None
 
 
+def _remove_if_there(path: Path) -> None:
+    """Remove a file or folder of the package being replaced; one that is gone already is fine.
+
+    Only the entry itself may be gone (another run's short-lived trial link, say): something
+    vanishing inside a folder of the locked package is still an error.
+    """
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError as exc:
+        if exc.filename not in (str(path), path):
+            raise
+
+
 def copy_file(src: str, dst: str) -> tuple[str | None, int | None]:
     """Copy with timestamps, hashing on the way (one read)."""
     return copy_with_md5(src, dst)
@@ -376,8 +392,7 @@ class Executor:
                          self.result.moved_back)
             for entry in sorted(os.listdir(self.packpath)):
                 if entry != MARKER:
-                    path = self.packpath / entry
-                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                    _remove_if_there(self.packpath / entry)
         else:
             for rel in plan.new_dirs:
                 self.journal.created(rel.as_posix())

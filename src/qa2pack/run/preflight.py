@@ -38,7 +38,19 @@ def bytes_to_write(plan: Plan) -> int:
     return sum(action.size for action in plan.actions if writes(action))
 
 
-def _link_refusals(plan: Plan, anchor: Path) -> list[str]:
+def trial_folder(packpath: Path) -> Path:
+    """Return where the trial links go: never inside packpath, which another run may be writing.
+
+    That run lists packpath and removes what it finds there; a trial link that came and went
+    in between made it fail.  Only where packpath is a mount point of its own is it used.
+    """
+    anchor = existing_ancestor(packpath)
+    if anchor == packpath and anchor.parent != anchor and os.stat(anchor.parent).st_dev == os.stat(anchor).st_dev:
+        return anchor.parent
+    return anchor
+
+
+def _link_refusals(plan: Plan, folder: Path) -> list[str]:
     """Try one hard link per owner (and device) of origpath's files, as the run will make them.
 
     The kernel refuses hard links to files the user neither owns nor may write, where
@@ -46,13 +58,13 @@ def _link_refusals(plan: Plan, anchor: Path) -> list[str]:
     anything is written, rather than halfway through the package.
     """
     problems = []
-    trial = anchor / f".qa2pack-link-trial-{os.getpid()}"
+    trial = folder / f".qa2pack-link-trial-{os.getpid()}"
     for sample in plan.owner_samples:
         try:
             os.link(sample, trial)
         except OSError as exc:
             if exc.errno == errno.EXDEV:
-                problems.append(str(CrossDeviceError(Path(sample), anchor, plan.mode.value)))
+                problems.append(str(CrossDeviceError(Path(sample), folder, plan.mode.value)))
             elif exc.errno in (errno.EPERM, errno.EACCES):
                 owner = _owner_name(sample)
                 problems.append(f"cannot hard-link {sample} (owned by {owner}): the system refuses hard links to "
@@ -88,7 +100,7 @@ def preflight(plan: Plan, packpath: Path) -> None:
             raise error
         problems.append(str(error))
     if plan.mode in (Mode.HARD, Mode.TICKET) and not problems:
-        problems += _link_refusals(plan, anchor)
+        problems += _link_refusals(plan, trial_folder(packpath))
     needed = bytes_to_write(plan)
     free = shutil.disk_usage(anchor).free
     if needed + _MARGIN > free:
