@@ -172,18 +172,19 @@ class LinkJob(NamedTuple):
     names: Sequence[str]
 
 
-def _open_folder(path: str) -> int:
+def open_folder(path: str) -> int:
+    """Open a folder, so that its files are named from it (no whole path resolved for each)."""
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def link_job(job: LinkJob, run: int) -> tuple[int, bool, bytes]:
     """Link one job's names (in the helper); stop at the first that fails."""
     try:
-        target = _open_folder(job.target)
+        target = open_folder(job.target)
     except OSError:
         return 0, False, b""
     try:
-        source = _open_folder(job.source) if not job.empty else -1
+        source = open_folder(job.source) if not job.empty else -1
     except OSError:
         os.close(target)
         return 0, False, b""

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from ..core.errors import InputError
 from ..core.forked import Helper, Report, check_run
-from .atomic import escape_fields, unescape_field, write_atomic
+from .atomic import escape_field, escape_fields, unescape_field, write_atomic
 
 CHUNK = 1 << 20
 MANIFEST_MAGIC = "# qa2pack manifest 1"
@@ -328,7 +328,7 @@ def _row_lines(rows: list[Row]) -> str:
 
 
 def _unhashed_lines(block: Unhashed) -> str:
-    folder = escape_fields([block.folder])[0]
+    folder = escape_field(block.folder)
     names = escape_fields([name for name, _ in block.files])
     return "".join([f"-\t{size}\t{folder}/{name}\n" for name, (_, size) in zip(names, block.files)])
 

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
-from ..core.forked import LinkHelper, LinkJob, Report, share
+from ..core.forked import LinkHelper, LinkJob, Report, open_folder, share
 from ..core.model import Action, Append, Mode, Op, Plan
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
@@ -59,10 +59,6 @@ def hard_link(src: str, dst: str) -> tuple[str | None, int | None]:
     return NOT_READ
 
 
-def _dir_fd(path: str) -> int:
-    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-
-
 def _failed(exc: OSError, src_dir: str, dst_dir: str, name: str, mode: str) -> Exception:
     """Name a failed file of a folder's batch by its full paths, as a per-file transfer would."""
     if exc.errno == errno.EXDEV:
@@ -72,9 +68,9 @@ def _failed(exc: OSError, src_dir: str, dst_dir: str, name: str, mode: str) -> E
 
 def hard_link_names(src_dir: str, dst_dir: str, names: Sequence[str], abort: threading.Event) -> None:
     """Hard-link many files of one folder: names resolved from open folders, not whole paths, per file."""
-    src_fd = _dir_fd(src_dir)
+    src_fd = open_folder(src_dir)
     try:
-        dst_fd = _dir_fd(dst_dir)
+        dst_fd = open_folder(dst_dir)
         try:
             _link_from(src_fd, dst_fd, names, abort, lambda name, exc: _failed(exc, src_dir, dst_dir, name, "hard"))
         finally:
@@ -173,7 +169,7 @@ class EmptyInodes:
 
     def link_names(self, src_dir: str, dst_dir: str, names: Sequence[str], abort: threading.Event) -> None:
         """Make many empty files of one folder, as links from the open folder (see :meth:`link`)."""
-        dst_fd = _dir_fd(dst_dir)
+        dst_fd = open_folder(dst_dir)
         try:
             done = 0
             while done < len(names) and not abort.is_set():

@@ -38,7 +38,7 @@ def bytes_to_write(plan: Plan) -> int:
     return sum(action.size for action in plan.actions if writes(action))
 
 
-def trial_folder(packpath: Path) -> Path:
+def _trial_folder(packpath: Path) -> Path:
     """Return where the trial links go: never inside packpath, which another run may be writing.
 
     That run lists packpath and removes what it finds there; a trial link that came and went
@@ -100,7 +100,7 @@ def preflight(plan: Plan, packpath: Path) -> None:
             raise error
         problems.append(str(error))
     if plan.mode in (Mode.HARD, Mode.TICKET) and not problems:
-        problems += _link_refusals(plan, trial_folder(packpath))
+        problems += _link_refusals(plan, _trial_folder(packpath))
     needed = bytes_to_write(plan)
     free = shutil.disk_usage(anchor).free
     if needed + _MARGIN > free:

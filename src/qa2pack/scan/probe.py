@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..core.errors import InputError
-from ..core.forked import Helper, Report, check_run, share
+from ..core.forked import Helper, Report, check_run, open_folder, share
 from ..core.model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
 from ..core.naming import leading_uid
 from ..delivery.layout import list_groups, readme_of, science_goals
 from . import wire
 from .classify import DirFacts, classify_dir, parse_table_type
-
-_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY  # a folder opened to list it and stat its files by name
 
 
 @dataclass
@@ -70,7 +68,7 @@ class _Walker:
         Files are stat-ed from the open folder, so no path is resolved again for each of them.
         """
         try:
-            fd = os.open(path, _FOLDER_FLAGS)
+            fd = open_folder(path)
         except PermissionError:
             raise InputError(f"cannot read {path}: permission denied") from None
         except OSError as exc:
