@@ -150,6 +150,12 @@ def test_a_package_linked_with_the_helper_is_the_package_linked_without(build, t
     else:
         assert all(target.stat().st_size == 0 and target.stat().st_nlink <= 8 for _, target in linked)
         assert not list(packpath.glob(".qa2pack-empty-*"))
+        # links to one inode queue for its lock: the helper's come from empty files of its own
+        helpers = {target for _, target in linked}
+        theirs = {target.stat().st_ino for target in helpers}
+        ours = {p.stat().st_ino for p in packpath.rglob("*")
+                if p.is_file() and p not in helpers and p.stat().st_size == 0 and p.stat().st_nlink > 1}
+        assert theirs and ours and theirs.isdisjoint(ours)
 
 
 def test_the_run_makes_what_the_helper_left_after_a_full_inode(build, tmp_path: Path, helped, monkeypatch) -> None:

@@ -113,13 +113,17 @@ def copy_file(src: str, dst: str) -> tuple[str | None, int | None]:
     return copy_with_md5(src, dst)
 
 
+OWN_LANE, HELPER_LANE = 0, 1  # whose shared empty files a fake link takes (EmptyInodes)
+
+
 class EmptyInodes:
     """Fake files as hard links to a few shared empty files, made on demand.
 
     Creating an inode costs ten times a link on common file systems; a fake package holds only
     empty files, so sharing empty inodes makes ``fake`` as fast as ``hard`` (``cp -al``).  A new
     empty file is started every ``per_inode`` links (file systems cap links per inode), and the
-    shared sources are removed when the run ends.
+    shared sources are removed when the run ends.  Links to one inode queue for its lock, so
+    the forked link helper takes its links from empty files of its own (``HELPER_LANE``).
     """
 
     def __init__(self, folder: Path, record: Callable[[str], None], per_inode: int = 30_000) -> None:
@@ -127,45 +131,40 @@ class EmptyInodes:
         self.record = record
         self.per_inode = per_inode
         self.sources: list[str] = []
-        self._count = per_inode
+        self._current = ["", ""]  # per lane (this process, the helper): the empty file linked to now
+        self._counts = [per_inode, per_inode]
         self._lock = threading.Lock()
-
-    def _source(self) -> str:
-        with self._lock:
-            if self._count >= self.per_inode:
-                self._source_unlocked()
-            self._count += 1
-            return self.sources[-1]
 
     def link(self, src: str, dst: str) -> tuple[str | None, int | None]:
         """Make ``dst`` an empty file (a link to the current shared empty inode)."""
-        source = self._source()
+        source, _ = self.reserve(1)
         try:
             os.link(source, dst)
         except OSError as exc:
             if exc.errno != errno.EMLINK:
                 raise
-            with self._lock:
-                if self.sources[-1] == source:
-                    self._count = self.per_inode  # this file system allows fewer links: start a new one
+            self._full(source, OWN_LANE)
             return self.link(src, dst)
         return NOT_READ
 
-    def reserve(self, wanted: int) -> tuple[str, int]:
-        """Return the current shared empty file and how many of ``wanted`` links it may still take."""
+    def reserve(self, wanted: int, lane: int = OWN_LANE) -> tuple[str, int]:
+        """Return the lane's current shared empty file and how many of ``wanted`` links it may still take."""
         with self._lock:
-            if self._count >= self.per_inode:
-                self._source_unlocked()
-            granted = min(wanted, self.per_inode - self._count)
-            self._count += granted
-            return self.sources[-1], granted
+            if self._counts[lane] >= self.per_inode:
+                name = f".qa2pack-empty-{len(self.sources)}"
+                self.record(name)
+                self.sources.append(str(self.folder / name))
+                fake_file("", self.sources[-1])
+                self._current[lane], self._counts[lane] = self.sources[-1], 0
+            granted = min(wanted, self.per_inode - self._counts[lane])
+            self._counts[lane] += granted
+            return self._current[lane], granted
 
-    def _source_unlocked(self) -> None:
-        name = f".qa2pack-empty-{len(self.sources)}"
-        self.record(name)
-        self.sources.append(str(self.folder / name))
-        fake_file("", self.sources[-1])
-        self._count = 0
+    def _full(self, source: str, lane: int) -> None:
+        """Start the lane on a new empty file: this file system allows ``source`` fewer links than asked."""
+        with self._lock:
+            if self._current[lane] == source:
+                self._counts[lane] = self.per_inode
 
     def link_names(self, src_dir: str, dst_dir: str, names: Sequence[str], abort: threading.Event) -> None:
         """Make many empty files of one folder, as links from the open folder (see :meth:`link`)."""
@@ -180,9 +179,7 @@ class EmptyInodes:
                     except OSError as exc:
                         if exc.errno != errno.EMLINK:
                             raise _failed(exc, src_dir, dst_dir, name, "fake") from None
-                        with self._lock:
-                            if self.sources[-1] == source:
-                                self._count = self.per_inode  # fewer links allowed here: start a new one
+                        self._full(source, OWN_LANE)
                         break
                     done += 1
         finally:
@@ -574,7 +571,7 @@ class Executor:
             return
         done = 0
         while done < len(names):
-            empty, granted = self.empty.reserve(len(names) - done)
+            empty, granted = self.empty.reserve(len(names) - done, HELPER_LANE)
             yield LinkJob("", empty, batch.dst, names[done:done + granted]), \
                 batch._replace(files=batch.files[done:done + granted])
             done += granted
