@@ -135,12 +135,13 @@ def test_every_command_has_its_page_in_the_docs() -> None:
 
 
 def test_the_program_exits_with_the_code_of_main_and_its_objects_frozen(monkeypatch) -> None:
+    from qa2pack import cli
     from qa2pack.cli import app
 
     monkeypatch.setattr(app, "main", lambda: 3)
     try:
         with pytest.raises(SystemExit) as exited:
-            app.run_and_exit()
+            cli.run_and_exit()
         assert exited.value.code == 3
         assert gc.get_freeze_count() > 0  # the interpreter's last collection has nothing to scan
     finally:

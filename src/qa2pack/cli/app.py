@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Callable, NoReturn
+from typing import Callable
 
 from ..core.errors import (
     EXIT_BAD_INPUT,
@@ -85,18 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if handler is not None:
                 log.removeHandler(handler)
                 log.setLevel(level)
-
-
-def run_and_exit() -> NoReturn:
-    """Run the ``qa2pack`` program (:func:`main`), then exit with its code.
-
-    Whatever the run wrote is closed by then; the objects still in memory go with the process,
-    so they are frozen first and the interpreter's last garbage collection has nothing to scan
-    (about 10 ms after packaging 10,000 files).
-    """
-    code = main()
-    gc.freeze()
-    sys.exit(code)
 
 
 def _fail(argv: Sequence[str], message: str, code: int, json_mode: bool, details: Sequence[str] = ()) -> int:

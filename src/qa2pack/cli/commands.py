@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import EXIT_FAILED_MIDRUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
 from ..core.naming import normalize_uid
 from ..run.progress import counted, make_progress
+from ..scan.ahead import reading_ahead
 
 if TYPE_CHECKING:  # loaded by the commands that need them: tarsplit and verify start hashing sooner without
     from ..core.options import PackageOptions
@@ -101,6 +102,13 @@ def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_package(args: argparse.Namespace) -> int:
     """Package a reduction folder."""
+    if str(args.mode).strip().lower() == "move":  # a move run's own listing is the one that counts: it changes origpath
+        return _package(args)
+    with reading_ahead(args.origpath):
+        return _package(args)
+
+
+def _package(args: argparse.Namespace) -> int:
     from ..api import package
     from ..run.report import render_skipped
 
@@ -116,6 +124,11 @@ def cmd_package(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Show the plan without writing anything."""
+    with reading_ahead(args.origpath):
+        return _inspect(args)
+
+
+def _inspect(args: argparse.Namespace) -> int:
     from ..api import plan_package
     from ..core.model import Append
     from ..run.report import plan_to_json, render_plan

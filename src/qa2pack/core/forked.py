@@ -14,14 +14,11 @@ any failure) and stops by itself within a few hundred files if the run is killed
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import gc
 import os
-import signal
-import warnings
 from collections.abc import Sequence
 from typing import Callable, Generic, NamedTuple, TypeVar
+
+from .child import check_run, fork_child, open_folder, stop_child, write_all
 
 CHECK_EVERY = 256  # files between two looks at whether the run is still there
 
@@ -55,16 +52,10 @@ def share(weights: Sequence[int]) -> list[int]:
     return sorted(helper)
 
 
-def check_run(run: int) -> None:
-    """End the helper if the run that forked it is gone (killed): it must not work on alone."""
-    if os.getppid() != run:
-        os._exit(1)
-
-
 def _serve(jobs: Sequence[Job], work: Work[Job], out: int, run: int) -> None:
     for index, job in enumerate(jobs):
         done, complete, payload = work(job, run)
-        os.write(out, b"%d %d %d %d\n" % (index, done, complete, len(payload)) + payload)
+        write_all(out, b"%d %d %d %d\n" % (index, done, complete, len(payload)) + payload)
         if not complete:
             return
 
@@ -78,29 +69,8 @@ class Helper(Generic[Job]):
         self.stopped: Report | None = None
         self.lost = ""  # why the helper ended without saying where it stopped, if it did
         self._buffer = b""
-        read, write = os.pipe()
-        resize = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux, Python 3.10+
-        if resize is not None:  # room for a few jobs' results between two reads
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(write, resize, 1 << 20)
-        run = os.getpid()
-        with warnings.catch_warnings():  # the helper calls nothing that another thread's lock guards
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pid = os.fork()
-        if self.pid == 0:  # pragma: no cover - the helper process (measured by the tests' outcomes)
-            status = 1
-            try:
-                gc.disable()  # a collection would touch, and so copy, every page the run shares with it
-                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C and a scheduler's stop end it at once
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.close(read)
-                _serve(jobs, work, write, run)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write)
-        self._read = read
-        os.set_blocking(read, False)
+        self.pid, self._read = fork_child(lambda out, run: _serve(jobs, work, out, run))
+        os.set_blocking(self._read, False)
 
     def poll(self) -> list[Report]:
         """Return the jobs ended since the last call (never waits)."""
@@ -154,9 +124,7 @@ class Helper(Generic[Job]):
     def kill(self) -> None:
         """End the helper now and wait for it (the run failed or was stopped)."""
         if self.pid:
-            with contextlib.suppress(ProcessLookupError):  # it had just ended
-                os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            stop_child(self.pid)
             self.pid = 0
             os.close(self._read)
 
@@ -170,11 +138,6 @@ class LinkJob(NamedTuple):
     empty: str
     target: str
     names: Sequence[str]
-
-
-def open_folder(path: str) -> int:
-    """Open a folder, so that its files are named from it (no whole path resolved for each)."""
-    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def link_job(job: LinkJob, run: int) -> tuple[int, bool, bytes]:

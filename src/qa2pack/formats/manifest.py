@@ -24,8 +24,9 @@ from typing import IO, TYPE_CHECKING, NamedTuple, Optional, Tuple
 if TYPE_CHECKING:
     import hashlib
 
+from ..core.child import check_run
 from ..core.errors import InputError
-from ..core.forked import Helper, Report, check_run
+from ..core.forked import Helper, Report
 from .atomic import escape_field, escape_fields, unescape_field, write_atomic
 
 CHUNK = 1 << 20

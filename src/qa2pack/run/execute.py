@@ -14,7 +14,6 @@ import errno
 import logging
 import os
 import shutil
-import tarfile
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,16 +22,20 @@ from dataclasses import dataclass, field
 from functools import partial
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
-from typing import Callable, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple, Union
 
+from ..core.child import open_folder
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
-from ..core.forked import LinkHelper, LinkJob, Report, open_folder, share
+from ..core.forked import LinkHelper, LinkJob, Report, share
 from ..core.model import Action, Append, Mode, Op, Plan
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, Row, SourceChanged, Unhashed, copy_with_md5, hash_files_steady, new_md5
 from .journal import Journal, moves_count, undo_moves
 from .progress import Progress, SilentProgress
+
+if TYPE_CHECKING:
+    import tarfile
 
 log = logging.getLogger(__name__)
 
@@ -625,6 +628,8 @@ class Executor:
                 fake_file("", dst)
                 self.result.entries[action.target.as_posix()] = (action.size, None)
                 continue
+            import tarfile  # only packages with --gzip-caltables need it: the others start sooner without
+
             tmp = dst + ".tmp"
             with open(tmp, "wb") as raw, HashingWriter(raw) as writer, \
                     tarfile.open(fileobj=writer, mode="w:gz") as tar:  # type: ignore[call-overload]

@@ -20,7 +20,6 @@ from .lock import local_time
 from .progress import Progress, SilentProgress, counted
 from .report import RunReport
 from .runlog import RunLog, run_log
-from .ticket import write_ticket
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,8 @@ def run_plan(plan: Plan, pack: Path, progress: Progress | None, started: str | N
                     "origpath": str(plan.origpath), "qa2pack": __version__}
             write_manifest(manifest_path(pack), _manifest_entries(plan, pack, result), meta)
             if with_ticket:
+                from .ticket import write_ticket  # tar and zip: loaded only by the runs that write a ticket
+
                 tar_path, zip_path = write_ticket(pack, list(plan.ticket), plan.size_text)
                 outputs.update(ticket_tar=str(tar_path), ticket_zip=str(zip_path))
         except OSError as exc:

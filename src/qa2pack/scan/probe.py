@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ..core.child import check_run, open_folder
 from ..core.errors import InputError
-from ..core.forked import Helper, Report, check_run, open_folder, share
+from ..core.forked import Helper, Report, share
 from ..core.model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
 from ..core.naming import leading_uid
 from ..delivery.layout import list_groups, readme_of, science_goals
-from . import wire
+from . import ahead, wire
 from .classify import DirFacts, classify_dir, parse_table_type
 
 
@@ -60,6 +61,7 @@ class _Walker:
         self.notes: list[LinkNote] = []
         self.owners: dict[tuple[int, int], str] = {}  # (owner, device) -> one file of theirs (hard-link preflight)
         self.may_share = True  # the first folder with two subfolders shares them with a helper process
+        self.early = ahead.take(root)  # folders a child process listed while the run started
 
     # -- listing ---------------------------------------------------------------------------
     def list_dir(self, path: str, rel: str, ancestors: frozenset[str] | None) -> _Listing:
@@ -67,6 +69,9 @@ class _Walker:
 
         Files are stat-ed from the open folder, so no path is resolved again for each of them.
         """
+        early = self.early.pop(path, None)
+        if early is not None and ahead.unchanged(early):
+            return self._list_early(early, path, rel, ancestors)
         try:
             fd = open_folder(path)
         except PermissionError:
@@ -100,10 +105,33 @@ class _Walker:
             elif entry.is_symlink():
                 self._add_link(entry.name, inside + entry.name, f"{rel}/{entry.name}" if rel else entry.name,
                                ancestors, listing)
-            else:  # sockets, fifos, devices: never packaged, always reported
-                self.notes.append(LinkNote(f"{rel}/{entry.name}" if rel else entry.name, "",
-                                           "special file (not a regular file or folder)"))
+            else:
+                self._special(rel, entry.name)
         return listing
+
+    def _list_early(self, items: ahead.Listing, path: str, rel: str, ancestors: frozenset[str] | None) -> _Listing:
+        """Build one folder's listing from what the child process listed (see :mod:`.ahead`)."""
+        count = int(items[2])
+        names = items[3:3 + count]
+        listing = _Listing([], list(zip(names, map(int, items[3 + count:3 + 2 * count]))))
+        inside = path if path.endswith("/") else path + "/"
+        owners = items[3 + 2 * count]
+        for change in owners.split(";") if owners else ():
+            index, uid, device = change.split(":")
+            self.owners.setdefault((int(uid), int(device)), inside + names[int(index)])
+        others = iter(items[4 + 2 * count:])
+        for name, code in zip(others, others):
+            if code == ahead.FOLDER:
+                listing.dirs.append((name, inside + name, None))
+            elif code == ahead.LINK:
+                self._add_link(name, inside + name, f"{rel}/{name}" if rel else name, ancestors, listing)
+            else:
+                self._special(rel, name)
+        return listing
+
+    def _special(self, rel: str, name: str) -> None:
+        """Note a socket, fifo or device: never packaged, always reported."""
+        self.notes.append(LinkNote(f"{rel}/{name}" if rel else name, "", "special file (not a regular file or folder)"))
 
     def _add_link(self, name: str, path: str, rel: str, ancestors: frozenset[str] | None,
                   listing: _Listing) -> None:

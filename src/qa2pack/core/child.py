@@ -1,0 +1,74 @@
+"""A forked child process and its pipe, with nothing but the standard library's core loaded.
+
+The read-ahead of origpath forks its child before the command line has loaded anything else,
+so this module imports only what the interpreter has already loaded at start-up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import signal
+import warnings
+from collections.abc import Callable
+
+
+def fork_child(serve: Callable[[int, int], None]) -> tuple[int, int]:
+    """Fork a child that runs ``serve(pipe's write end, run's pid)`` and ends; return (its pid, the read end).
+
+    The child collects no garbage (a collection would touch, and so copy, every page it shares
+    with the run), ends at once on Ctrl-C or a scheduler's stop, and never returns to the
+    caller's code: whatever ``serve`` raises ends it with status 1.
+    """
+    read, write = os.pipe()
+    resize = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux, Python 3.10+
+    if resize is not None:  # room for a few jobs' results between two reads
+        try:  # noqa: SIM105 - contextlib is not loaded yet when the read-ahead forks
+            fcntl.fcntl(write, resize, 1 << 20)
+        except OSError:
+            pass
+    run = os.getpid()
+    with warnings.catch_warnings():  # the child calls nothing that another thread's lock guards
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child process (measured by the tests' outcomes)
+        status = 1
+        try:
+            gc.disable()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.close(read)
+            serve(write, run)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    return pid, read
+
+
+def stop_child(pid: int) -> None:
+    """End a forked child now and wait for it (it may have ended already)."""
+    try:  # noqa: SIM105 - as above
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had just ended
+        pass
+    os.waitpid(pid, 0)
+
+
+def write_all(out: int, data: bytes) -> None:
+    """Write all of ``data`` to a pipe (a write that a signal interrupts may write only part)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out, view):]
+
+
+def check_run(run: int) -> None:
+    """End a child process if the run that forked it is gone (killed): it must not work on alone."""
+    if os.getppid() != run:
+        os._exit(1)
+
+
+def open_folder(path: str) -> int:
+    """Open a folder, so that its files are named from it (no whole path resolved for each)."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
