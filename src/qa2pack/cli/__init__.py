@@ -6,7 +6,7 @@ import gc
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..scan.ahead import reading_ahead
+from ..scan.ahead import reading_ahead, reads_ahead
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,10 +40,8 @@ def _origpath_in(argv: Sequence[str]) -> str | None:
     """
     if len(argv) < 2 or argv[0] not in ("package", "inspect") or argv[1].startswith("-"):
         return None
-    words = [word.lower() for word in argv]
-    if "--mode=move" in words or any(a == "--mode" and b == "move" for a, b in zip(words, words[1:])):
-        return None
-    return argv[1]
+    modes = [b for a, b in zip(argv, argv[1:]) if a == "--mode"] + [a[7:] for a in argv if a.startswith("--mode=")]
+    return argv[1] if all(map(reads_ahead, modes)) else None
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import EXIT_FAILED_MIDRUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERIFY_FAILED, InputError, UsageError
 from ..core.naming import normalize_uid
 from ..run.progress import counted, make_progress
-from ..scan.ahead import reading_ahead
+from ..scan.ahead import reading_ahead, reads_ahead
 
 if TYPE_CHECKING:  # loaded by the commands that need them: tarsplit and verify start hashing sooner without
     from ..core.options import PackageOptions
@@ -102,9 +102,7 @@ def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_package(args: argparse.Namespace) -> int:
     """Package a reduction folder."""
-    if str(args.mode).strip().lower() == "move":  # a move run's own listing is the one that counts: it changes origpath
-        return _package(args)
-    with reading_ahead(args.origpath):
+    with reading_ahead(args.origpath if reads_ahead(str(args.mode)) else None):
         return _package(args)
 
 

@@ -174,6 +174,11 @@ class _Scope:
             self.ahead.close()
 
 
+def reads_ahead(mode: str) -> bool:
+    """Tell whether a ``package`` run in this mode may read origpath ahead (a move run changes it: no)."""
+    return mode.strip().lower() != "move"
+
+
 def reading_ahead(origpath: str | Path | None) -> _Scope:
     """List origpath in a child process while a ``with`` block runs; the block's first scan of it takes the listings.
 
