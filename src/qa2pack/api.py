@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from .core.errors import Qa2packError, UsageError, note_writing
 from .core.model import Append, Finding, FindingCode, Kind, Mode, PackageState, Plan, Skipped, Why
 from .core.options import PackageOptions
+from .core.record import replace
 from .delivery.layout import PLACEHOLDER_PACKNAME, OusUids
 from .planning.complete import complete_plan
 from .planning.draft import Draft, ExternalFiles, draft_plan
@@ -31,9 +31,6 @@ from .scan.inputs import check_paths, gather_facts, read_externals
 from .scan.probe import read_package_state, scan_tree
 
 log = logging.getLogger(__name__)
-
-
-
 
 DEFAULT_OPTIONS = PackageOptions()
 

@@ -20,13 +20,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExecutionError, InputError, note_writing
 from ..core.naming import named_folder
+from ..core.record import field, record
 from ..formats.manifest import md5_file, parse_md5sum
 from ..restore.unpack import first_member, unpack_archive
 from ..run.lock import RunLock, Want
@@ -65,7 +65,7 @@ def raw_data_links(page: str, base: str) -> dict[str, str]:
     return found
 
 
-@dataclass
+@record(frozen=False)
 class DownloadReport:
     """What ``workspace download`` fetched, resumed, checked and unpacked."""
 

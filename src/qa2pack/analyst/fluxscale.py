@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
 from ..core.naming import natural_key
+from ..core.record import field, record
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf)"
 FLUX_RE = re.compile(rf"Flux density for (?P<field>\S+) in SpW=(?P<spw>\d+)(?: \(freq=(?P<freq>{_NUMBER}) Hz\))? "
@@ -32,7 +32,7 @@ FIT_RE = re.compile(rf"Fitted spectrum for (?P<field>\S+) with fitorder=(?P<orde
 _START = re.compile(r"(Flux density for |Fitted spectrum for )")
 
 
-@dataclass
+@record(frozen=False)
 class FluxFile:
     """The flux densities one ``*.fluxscale`` file reports."""
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import gzip
 import tarfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.record import record
 from ..delivery.tarsplit import TarEntry, ustar_header
 from .casatables import make_asdm, make_fits
 
@@ -208,7 +208,7 @@ def _manifest_sessions(sessions: Mapping[str, Sequence[str]]) -> dict[str, Seque
     return {keyword.lower(): ebs for keyword, ebs in sessions.items()}
 
 
-@dataclass(frozen=True)
+@record
 class RunNames:
     """The names of one pipeline run: project, run folder, the OUS uids, and the EBs of each session."""
 

@@ -12,13 +12,13 @@ import errno
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.config import Config, load_config
 from ..core.errors import InputError, UsageError, note_writing
 from ..core.naming import named_folder
+from ..core.record import field, record
 from ..delivery.layout import MD5SUMS, parse_tar_name
 from ..delivery.verify import is_delivery
 from ..run.lock import RunLock, Want
@@ -27,7 +27,7 @@ from ..run.progress import counted, human_bytes
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@record(frozen=False)
 class PublishReport:
     """Where a delivery was published, how, and the message for the data reduction manager."""
 

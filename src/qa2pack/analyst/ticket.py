@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..core.errors import InputError, note_writing
 from ..core.model import Mode
 from ..core.naming import named_folder
 from ..core.options import PackageOptions
+from ..core.record import field, record
 from ..delivery.layout import is_project_code
 from ..run.report import RunReport
 from ..run.ticket import ticket_paths
@@ -26,7 +26,7 @@ JIRA = "JIRA"
 _PROJECT_LINE = re.compile(r"^Project code:\s*(\S+)", re.M)
 
 
-@dataclass
+@record(frozen=False)
 class JiraReport:
     """What ``workspace ticket`` packaged and gathered for the ticket."""
 

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..core.config import Config, load_config
 from ..core.errors import InputError, note_writing
 from ..core.model import Kind
 from ..core.naming import asdm_uid, matches, named_folder, natural_key, natural_sorted
+from ..core.record import field, record
 from ..planning.readme import DEFAULT_HEADER
 from ..run.lock import RunLock, Want
 from ..scan.members import find_eb_folders
@@ -78,7 +78,7 @@ JIRA_STEP = """
     collect_for_jira({packpath!r}, {sb_dir!r})"""
 
 
-@dataclass
+@record(frozen=False)
 class StartReport:
     """What ``workspace start`` made (or, without an SB, the SBs it could start)."""
 
@@ -203,7 +203,7 @@ def _start(sb_dir: Path, asdm_dir: Path | None, project: str | None, move: bool,
     return report
 
 
-@dataclass
+@record(frozen=False)
 class ClearPlan:
     """What ``workspace clear`` keeps and removes in one EB folder."""
 
@@ -262,7 +262,7 @@ def _remove_listed(plan: ClearPlan) -> None:
             path.unlink()
 
 
-@dataclass
+@record(frozen=False)
 class LinkReport:
     """What ``fluxequal-start`` linked and what it left alone."""
 

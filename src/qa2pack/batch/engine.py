@@ -16,12 +16,12 @@ import io
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.config import BatchSettings
 from ..core.errors import EXIT_FAILED_MIDRUN, InputError, UsageError
+from ..core.record import field, record
 from ..run.lock import RunLock, Want
 from ..run.progress import counted
 from .jobs import Job, plan_batch, read_jobs
@@ -37,7 +37,7 @@ NO_FIXED_PORT = ":0"
 _REFRESH_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
+@record
 class Where:
     """Where the lines run: a scheduler address, a site's queue, or (neither) a cluster on this machine."""
 
@@ -91,7 +91,7 @@ class SilentDisplay:
         """Ignore the end."""
 
 
-@dataclass
+@record(frozen=False)
 class BatchReport:
     """What a batch run did, and what the ledger says about the lines it skipped."""
 
@@ -133,10 +133,10 @@ class BatchReport:
         lines: dict[int, dict[str, Any]] = {}
         for job in self.done_before:
             lines[job.number] = {"line": job.number, "command": job.command, "state": "done before"}
-        for record in self.failed_before:
-            lines[record.line] = {**record.to_json(), "state": "failed before"}
-        for record in self.results:
-            lines[record.line] = {**record.to_json(), "state": "succeeded" if record.ok else "failed"}
+        for line_result in self.failed_before:
+            lines[line_result.line] = {**line_result.to_json(), "state": "failed before"}
+        for line_result in self.results:
+            lines[line_result.line] = {**line_result.to_json(), "state": "succeeded" if line_result.ok else "failed"}
         for job in self.not_finished:
             lines[job.number] = {"line": job.number, "command": job.command, "state": "not run"}
         return {"jobs": str(self.jobs_path), "ledger": str(self.ledger), "where": self.where, "ok": self.ok,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InputError, Qa2packError
+from ..core.record import field, record
 from ..formats.atomic import read_user_text
 
 # Commands a JOBS line may not run: a batch inside a batch, or a helper that only prints.
 NOT_IN_A_BATCH = ("batch", "batch-jobs", "demo")
 
 
-@dataclass(frozen=True)
+@record
 class Job:
     """One line of a JOBS file: its number (from 1) and its words, without a leading ``qa2pack``."""
 
@@ -32,7 +32,7 @@ def command_line(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(word) for word in argv)
 
 
-@dataclass
+@record(frozen=False)
 class BatchPlan:
     """What a batch run does with each line, decided from the JOBS file and the ledger."""
 

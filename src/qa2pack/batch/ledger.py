@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
+from ..core.record import as_dict, field, record
 
 LEDGER_SUFFIX = ".ledger.jsonl"
 
@@ -24,7 +24,7 @@ def ledger_path(jobs_path: Path) -> Path:
     return jobs_path.with_name(jobs_path.name + LEDGER_SUFFIX)
 
 
-@dataclass
+@record(frozen=False)
 class LineResult:
     """How one command line of a batch finished."""
 
@@ -46,7 +46,7 @@ class LineResult:
 
     def to_json(self) -> dict[str, Any]:
         """Return the record as plain JSON (one ledger line)."""
-        return asdict(self)
+        return as_dict(self)
 
 
 def read_ledger(path: Path) -> list[LineResult]:

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .record import fields, record, replace
 
 FOLDER_KEYS = ("product", "calibration", "qa", "script", "log", "raw", "calibrated")
 TABLES = ("folders", "workspace", "batch")  # the TOML tables; every other key is a top-level pattern list
 CONFIG_ENV = "QA2PACK_CONFIG"  # the configuration file used when no --config is given
 
 
-@dataclass(frozen=True)
+@record
 class WorkspaceSettings:
     """The ``[workspace]`` table: a site's settings for the analyst's workspace commands."""
 
@@ -28,7 +28,7 @@ class WorkspaceSettings:
     publish_url: str = ""  # the address of publish_dir, for the message to the data reduction manager
 
 
-@dataclass(frozen=True)
+@record
 class BatchSettings:
     """The ``[batch]`` table: the jobs ``batch --cluster slurm|htcondor`` asks the site's scheduler for."""
 
@@ -41,7 +41,7 @@ class BatchSettings:
     disk: str = "10GB"  # HTCondor's disk request per batch job
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """Folder names and name patterns; patterns are shell globs matched case-sensitively."""
 

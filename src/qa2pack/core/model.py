@@ -9,19 +9,15 @@ plan without touching the disk.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from enum import Enum
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from .codes import Code
 from .errors import UsageError
-
-# Plans hold one object per packaged file or table; slots keep them small where Python allows it.
-SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
+from .record import field, record
 
 
 class Kind(str, Enum):
@@ -93,7 +89,7 @@ STYLE_FORMS = (
 )
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Style:
     """The one-stop cycle switch: whether MSs are packaged and pipeline products searched."""
 
@@ -138,7 +134,7 @@ class LinkNote(NamedTuple):
     outside: bool = False  # a link to something outside origpath
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Unit:
     """A folder copied whole: a CASA table, an ASDM or a plot folder.
 
@@ -160,7 +156,7 @@ class Unit:
         return sum(size for _, size in self.files)
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Folder:
     """An ordinary folder of the reduction tree, with everything classified below it."""
 
@@ -183,7 +179,7 @@ class Folder:
         return out
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Scan:
     """Everything the probe learned about origpath in one walk."""
 
@@ -201,7 +197,7 @@ class Op(str, Enum):
     TEXT = "text"  # generated text (README)
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Action:
     """One thing that will exist in the package, where it comes from, and why.
 
@@ -270,7 +266,7 @@ class Why(Code):
     NOT_STAGED = "not-staged"  # pipeline output that is not delivered
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Skipped:
     """A path found in origpath that is not packaged, with the reason (nothing is silent)."""
 
@@ -306,7 +302,7 @@ class FindingCode(Code):
     MOVED_AWAY = "moved-away"
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Finding:
     """A warning: packaging goes on, but the analyst should look."""
 
@@ -315,7 +311,7 @@ class Finding:
     paths: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class MemberPlan:
     """One member folder of the package and everything that goes into it."""
 
@@ -328,7 +324,7 @@ class MemberPlan:
     joins_existing: bool = False
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class PackageState:
     """What packpath already holds (read before planning; empty when it does not exist)."""
 
@@ -347,7 +343,7 @@ class PackageState:
         return dict(self.groups).get(group, ())
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Plan:
     """The product of planning: every action, every skip and every warning, nothing done yet."""
 

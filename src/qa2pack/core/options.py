@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..delivery.layout import OusUids
 from .config import DEFAULT_CONFIG, Config
 from .model import Append, Mode, Style
+from .record import record
 
 
-@dataclass(frozen=True)
+@record
 class PackageOptions:
     """Everything that changes what ``package`` does, besides origpath and packpath."""
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError, LockBusyError, VerifyFailed, note_writing
 from ..core.naming import named_folder
+from ..core.record import field, record
 from ..formats.manifest import manifest_path, md5sum_line
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress
@@ -26,7 +26,7 @@ from .verify import VerifyReport, verify_tars
 
 log = logging.getLogger(__name__)
 
-@dataclass
+@record(frozen=False)
 class DeliveryReport:
     """What a delivery holds."""
 

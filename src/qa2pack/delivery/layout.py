@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
 
 from ..core.naming import UID_RE, leading_uid, matches, natural_sorted
+from ..core.record import record
 
 SG_PLACEHOLDER = "sg_ouss_id"
 GROUP_PLACEHOLDER = "group_ouss_id"
@@ -57,7 +57,7 @@ def _level_number(placeholder: str, name: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class Level:
     """One level of the package tree: its placeholder name and the prefix of its real-uid name."""
 
@@ -112,7 +112,7 @@ MEMBER_LEVEL = Level(MEMBER_PLACEHOLDER, MEMBER_PREFIX)
 LEVELS = (SG_LEVEL, GROUP_LEVEL, MEMBER_LEVEL)  # top down: a package is sg/group/member
 
 
-@dataclass(frozen=True)
+@record
 class OusUids:
     """Real OUS uids for the three package levels (``--ous-uids``)."""
 
@@ -236,7 +236,7 @@ def in_readme(rel: str) -> bool:
     return rel.count("/") < README_DEPTH
 
 
-@dataclass(frozen=True)
+@record
 class MemberFolder:
     """A member folder of a package on disk, with its science-goal and group folders."""
 
@@ -260,7 +260,7 @@ class MemberFolder:
         return GROUP_LEVEL.uid_of(self.group)
 
 
-@dataclass(frozen=True)
+@record
 class GroupFolder:
     """A group folder: its members and whatever else it holds (group-level products)."""
 

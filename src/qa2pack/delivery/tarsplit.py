@@ -14,7 +14,6 @@ import os
 import re
 import stat
 from collections.abc import Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import groupby
 from operator import attrgetter, itemgetter
@@ -24,6 +23,7 @@ from zlib import adler32
 
 from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
 from ..core.naming import matcher, named_folder
+from ..core.record import field, record, replace
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, SourceChanged, manifest_path, md5sum_line, read_manifest_meta
 from ..run.lock import RunLock, Want, writer_holding
@@ -270,7 +270,7 @@ def with_folders(entries: Sequence[TarEntry], files: Container[str]) -> list[Tar
     return [e for e in entries if (e.name in folders if e.is_dir else e.name in files)]
 
 
-@dataclass(frozen=True)
+@record
 class DeliveryUnit:
     """What one set of tars delivers: a member (MOUS) or the group-level products (GOUS)."""
 
@@ -281,7 +281,7 @@ class DeliveryUnit:
     named_by: str = "folder name"  # where the uid came from
 
 
-@dataclass
+@record(frozen=False)
 class SplitResult:
     """The tars written, with their md5 and size, and any warning."""
 

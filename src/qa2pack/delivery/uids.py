@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import InputError, PipelineRunError, UsageError
 from ..core.naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, matches, normalize_uid
+from ..core.record import record
 from .layout import GroupFolder, MemberFolder
 
 
-@dataclass(frozen=True)
+@record
 class DeliveryNaming:
     """What the user said about naming a delivery (``--mous-uid``, ``--uid-map``, and the two escapes)."""
 
@@ -32,7 +32,7 @@ class DeliveryNaming:
 DEFAULT_NAMING = DeliveryNaming()
 
 
-@dataclass(frozen=True)
+@record
 class NamedFolder:
     """A member or group folder with the uid its tars are named after, and where that uid came from."""
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
-import tarfile
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -30,6 +28,7 @@ from ..core.naming import (
     matches,
     named_folder,
 )
+from ..core.record import field, record
 from ..formats.manifest import CHUNK, Manifest, hash_files_with_sizes, manifest_path, new_md5, parse_md5sum, read_manifest
 from ..planning.readme import parse_tree
 from ..run.lock import RunLock, Want
@@ -73,7 +72,7 @@ class ProblemKind(Code):
     INGEST = "ingest"  # the archive's ingest or scriptForPI.py would refuse it
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """One thing wrong, where, and in words."""
 
@@ -82,7 +81,7 @@ class Problem:
     message: str
 
 
-@dataclass
+@record(frozen=False)
 class PackageView:
     """A package as verify sees it, from a folder or from tars; paths are below the project folder."""
 
@@ -95,7 +94,7 @@ class PackageView:
     tars: list[TarFacts] = field(default_factory=list)
 
 
-@dataclass
+@record(frozen=False)
 class TarFacts:
     """What the archive's ingest looks at in one tar: its member names and the README it would read."""
 
@@ -104,7 +103,7 @@ class TarFacts:
     readme: str | None = None  # the text of the README the archive reads, when it is a member README
 
 
-@dataclass
+@record(frozen=False)
 class VerifyReport:
     """Everything verify checked and found."""
 
@@ -228,6 +227,8 @@ class HashingReader:
 
 def read_tar_into(view: PackageView, tar_path: Path, problems: list[Problem], hash_members: bool) -> tuple[str, int]:
     """Stream one tar into the view (safety checks on every member); return (md5, file count)."""
+    import tarfile  # only verifying tars needs it: a package folder's verify does not load it
+
     project = view.project
     count = 0
     facts = TarFacts(tar_path.name)

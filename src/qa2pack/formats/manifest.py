@@ -14,12 +14,13 @@ import sys
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple, Optional, Tuple
+
+from ..core.record import field, record
 
 if TYPE_CHECKING:
     import hashlib
@@ -264,7 +265,7 @@ def parse_md5sum(text: str) -> dict[str, str]:
     return out
 
 
-@dataclass
+@record(frozen=False)
 class Manifest:
     """Every delivered file: path -> (size, md5 or None), plus a few facts about the run."""
 

@@ -9,14 +9,14 @@ as the pipeline's ``products``), so a delivery must hold them all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.naming import leading_uid
+from ..core.record import field, record
 from .xmlfiles import parse_xml, read_xml_bytes
 
 
-@dataclass(frozen=True)
+@record
 class PipelineManifest:
     """What a pipeline manifest names."""
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET  # noqa: N817 - the usual name
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import PipelineRunError, UsageError
 from ..core.naming import archive_uid, normalize_uid
+from ..core.record import field, record
 from ..formats.atomic import write_atomic
 from .xmlfiles import parse_xml, read_xml_bytes
 
@@ -29,7 +29,7 @@ _EB_SEPARATOR_RE = re.compile(r"\s*[|,]\s*")
 SESSION_SEPARATOR = " | "  # how the pipeline joins the EBs of a session
 
 
-@dataclass(frozen=True)
+@record
 class ProcessingRequest:
     """The facts of one PPR, and the parsed document (for writing a restore PPR from it)."""
 
@@ -156,7 +156,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -
     return element
 
 
-@dataclass(frozen=True)
+@record
 class RestoreRequest:
     """What a restore PPR says: the delivered PPR's structure (when there is one), sessions and EBs."""
 

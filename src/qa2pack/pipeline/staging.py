@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..core.errors import PipelineRunError
 from ..core.model import Action, Append, Finding, FindingCode, Kind, MemberPlan, Mode, Op, Plan, Skipped, Style, Why
 from ..core.naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, matches, uid_after
+from ..core.record import record
 from ..delivery.layout import README_NAME, OusUids, level_folders, package_folder
 from ..delivery.verify import UNIQUE_SCRIPT_GLOBS
 from ..planning.readme import DEFAULT_HEADER, readme_tree, render_readme
@@ -41,7 +41,7 @@ STAGE_RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class PipelineRun:
     """Where one pipeline run keeps what matters for staging."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ..core.config import Config
@@ -30,6 +29,7 @@ from ..core.model import (
 )
 from ..core.naming import matches
 from ..core.options import PackageOptions
+from ..core.record import field, record, replace
 from ..delivery.layout import (
     README_NAME,
     package_folder,
@@ -42,7 +42,7 @@ from .readme import ImageSummary
 from .targets import assign_targets
 
 
-@dataclass(frozen=True)
+@record
 class ExternalFiles:
     """Inputs that live outside origpath: the README header and the PI script."""
 
@@ -51,7 +51,7 @@ class ExternalFiles:
     pi_script_size: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class ContentFacts:
     """The few file contents the plan depends on, read by the caller between the two steps."""
 
@@ -61,7 +61,7 @@ class ContentFacts:
     fits_problems: dict[str, str] = field(default_factory=dict)  # source -> why it gives no summary
 
 
-@dataclass(frozen=True)
+@record
 class DraftMember:
     """A member with its actions placed but no README yet."""
 
@@ -73,7 +73,7 @@ class DraftMember:
     joins_existing: bool
 
 
-@dataclass(frozen=True)
+@record
 class Draft:
     """The result of :func:`draft_plan`; :meth:`calibration_scripts` and :meth:`fits_sources` name what to read next."""
 

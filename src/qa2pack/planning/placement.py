@@ -6,15 +6,14 @@ Pure: a file or unit plus its :class:`~qa2pack.scan.members.Context` in, a :clas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..core.config import Config
-from ..core.model import SLOTS, Kind, NotPlaced, Unit, Why
+from ..core.model import Kind, NotPlaced, Unit, Why
 from ..core.naming import eb_uid_of, matches, natural_key
+from ..core.record import record
 from ..scan.members import Context
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Placement:
     """A destination inside a member: package folder, optional subfolder, final name."""
 
@@ -26,7 +25,7 @@ class Placement:
     collision_prefix: str = ""  # put in front of the name if the target is already taken
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Candidate:
     """A packaged source before its final target is known."""
 
@@ -43,7 +42,7 @@ class Candidate:
         return (self.source.count("/"), natural_key(self.source), self.source)
 
 
-@dataclass(frozen=True, **SLOTS)
+@record
 class Rules:
     """The parts of the options that change placement."""
 

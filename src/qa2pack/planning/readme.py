@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
+from ..core.record import record
 from ..delivery.layout import README_DEPTH, is_auxiliary
 
 DEFAULT_HEADER = """\
@@ -67,7 +67,7 @@ _ARCHIVE_LINE_RE = re.compile(r"^((?:\|   )*)\|-- (.*)$")
 _TREE_LINE_RE = re.compile(r"^((?:(?:\|   )|(?:│   )|(?:    )|(?:│\xa0\xa0 ))*)(\|-- |`-- |├── |└── )(.*)$")
 
 
-@dataclass(frozen=True)
+@record
 class ImageSummary:
     """What the README says about one FITS product (its achieved beam and noise)."""
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from ..core.model import (
     Kind,
     Skipped,
     Why,
 )
+from ..core.record import replace
 from ..delivery.layout import inside_member, is_auxiliary
 from .draft import Draft
 from .readme import parse_tree, split_header

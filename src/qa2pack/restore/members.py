@@ -7,11 +7,11 @@ scriptForPI.py's own estimate of the space it writes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..core.errors import InputError
 from ..core.naming import PIPELINE_MANIFEST_GLOBS, PPR_GLOBS, asdm_uid, calibration_script_uid, matches, natural_sorted
+from ..core.record import field, record
 from ..delivery.layout import uids_of_member_path
 from ..pipeline.manifest import PipelineManifest, parse_pipeline_manifest
 from ..pipeline.ppr import ProcessingRequest, parse_ppr
@@ -29,7 +29,7 @@ def wanted_text(path: str) -> bool:
     return parent.rsplit("/", 1)[-1] == "script" and matches(name, PPR_GLOBS + PIPELINE_MANIFEST_GLOBS)
 
 
-@dataclass
+@record(frozen=False)
 class RestoreMember:
     """One member folder being prepared, and what its scripts expect."""
 

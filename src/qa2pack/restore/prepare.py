@@ -17,12 +17,12 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..core.errors import ExecutionError, InputError, PipelineRunError, Qa2packError, RestoreError, UnsafeArchiveError
 from ..core.naming import asdm_uid, natural_sorted
+from ..core.record import field, record
 from ..delivery.layout import MEMBER_LEVEL
 from ..pipeline.ppr import RestoreRequest, unread_sessions, write_restore_ppr
 from ..run.lock import RunLock, Want
@@ -58,7 +58,7 @@ ASDM_SUFFIX = ".asdm.sdm"
 # -- the inputs ----------------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class Inputs:
     """The inputs of one run, sorted by what they are."""
 
@@ -112,7 +112,7 @@ def sort_inputs(paths: Sequence[Path]) -> Inputs:
 # -- the report ------------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class RestoreReport:
     """What restore-prep did and what to run next."""
 
@@ -149,7 +149,7 @@ class RestoreReport:
 # -- planning ------------------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class _Work:
     """One input to unpack: a tar (with the renaming of its names) or a folder, and its listing."""
 
@@ -159,7 +159,7 @@ class _Work:
     is_tar: bool = True
 
 
-@dataclass
+@record(frozen=False)
 class RestorePlan:
     """Everything decided before writing: what to unpack where, and what the run will report."""
 

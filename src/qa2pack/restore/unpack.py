@@ -23,11 +23,11 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from ..core.errors import ExecutionError, InputError, UnsafeArchiveError, note_writing
+from ..core.record import field, record
 from ..formats.manifest import CHUNK
 from ..run.progress import Progress, SilentProgress, human_bytes
 
@@ -38,7 +38,7 @@ _SPACE_MARGIN = 16 << 20
 _INODE_MARGIN = 64
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One thing the unpacking makes, below the target folder."""
 
@@ -52,7 +52,7 @@ class Entry:
     member: str = ""  # its name in that tar (or its path in that folder)
 
 
-@dataclass
+@record(frozen=False)
 class Listing:
     """Everything an input will make, and the few contents the checks read (script/ files)."""
 
@@ -174,7 +174,7 @@ class _Escape(Exception):
     pass
 
 
-@dataclass
+@record(frozen=False)
 class FinalTree:
     """The target folder as it will be: what it holds now plus every entry, by path."""
 

@@ -18,7 +18,6 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
@@ -28,6 +27,7 @@ from ..core.child import open_folder
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
 from ..core.forked import LinkHelper, LinkJob, Report, share
 from ..core.model import Action, Append, Mode, Op, Plan
+from ..core.record import field, record
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
 from ..formats.manifest import HashingWriter, Row, SourceChanged, Unhashed, copy_with_md5, hash_files_steady, new_md5
@@ -255,7 +255,7 @@ def run_tasks(tasks: Iterator[Task], workers: int, abort: threading.Event) -> It
             raise
 
 
-@dataclass
+@record(frozen=False)
 class ExecutionResult:
     """What the executor did: the manifest entries and a few counts.
 

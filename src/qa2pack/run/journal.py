@@ -16,10 +16,10 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..core.record import field, record
 from ..delivery.layout import MARKER
 from ..formats.atomic import escape_field, unescape_field, write_atomic
 from .progress import counted
@@ -148,7 +148,7 @@ def _truncate(path: Path, keep: int) -> None:
     write_atomic(path, "".join(lines))
 
 
-@dataclass
+@record(frozen=False)
 class _Interrupted:
     header: dict[str, Any] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)

@@ -34,11 +34,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from ..core.errors import InputError, LockBusyError
+from ..core.record import field, record
 
 LOCK_SUFFIX = ".qa2pack-lock"
 _POLL_SECONDS = 0.2
@@ -99,7 +99,7 @@ def folder_locks_work(path: Path) -> bool:
     return not any(kind == name or kind.startswith(name + ".") for name in _NETWORK_FILE_SYSTEMS)
 
 
-@dataclass(frozen=True)
+@record
 class Want:
     """One lock a run needs: its target, whether the run writes there, and whether to lock the folder itself."""
 
@@ -201,7 +201,7 @@ def _folder_holder(path: Path) -> str:
     return UNNAMED_HOLDER
 
 
-@dataclass
+@record(frozen=False)
 class _Held:
     key: str
     fd: int
@@ -215,7 +215,7 @@ class _Busy(Exception):
         self.holder = holder
 
 
-@dataclass
+@record(frozen=False)
 class RunLock:
     """Hold the locks of one run: ``with RunLock([...], "package"):``."""
 

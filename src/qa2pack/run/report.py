@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.model import Action, Finding, Kind, Op, Plan, Skipped
+from ..core.record import field, record
 from ..planning.readme import render_tree
 from .progress import human_bytes
 
@@ -112,7 +112,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-@dataclass
+@record(frozen=False)
 class RunReport:
     """The result of ``package`` (and the API's return value)."""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..core.model import Kind
+from ..core.record import record
 
 
-@dataclass(frozen=True)
+@record
 class DirFacts:
     """What the probe saw directly inside one folder."""
 

@@ -6,7 +6,6 @@ Pure functions over :class:`~qa2pack.core.model.Folder` trees: no disk access.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 from ..core.errors import NoEBProductsError
 from ..core.model import Folder, Kind
@@ -19,10 +18,11 @@ from ..core.naming import (
     natural_key,
     natural_sorted,
 )
+from ..core.record import record
 from ..delivery.layout import MEMBER_LEVEL
 
 
-@dataclass(frozen=True)
+@record
 class EbFolder:
     """A folder that directly holds EB products, and the EB uids found in it."""
 
@@ -42,7 +42,7 @@ class EbFolder:
         return self.uids[0] if len(self.uids) == 1 else None
 
 
-@dataclass(frozen=True)
+@record
 class MemberSource:
     """One member found in origpath: its root folder and its EB folders."""
 
@@ -57,7 +57,7 @@ class MemberSource:
         return tuple(natural_sorted({uid for eb in self.eb_folders for uid in eb.uids} | set(self.named_uids)))
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """Where a folder sits inside its member, which decides how its files are named."""
 

@@ -11,7 +11,6 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,12 +19,13 @@ from ..core.errors import InputError
 from ..core.forked import Helper, Report, share
 from ..core.model import FileEntry, Folder, Kind, LinkNote, PackageState, Scan, Unit
 from ..core.naming import leading_uid
+from ..core.record import field, record
 from ..delivery.layout import list_groups, readme_of, science_goals
 from . import ahead, wire
 from .classify import DirFacts, classify_dir, parse_table_type
 
 
-@dataclass
+@record(frozen=False)
 class _Listing:
     dirs: list[tuple[str, str, str | None]]  # name, path to walk, origpath-relative real path if a link
     files: list[tuple[str, int]]  # plain files: (name, size), nothing more (most are inside units)

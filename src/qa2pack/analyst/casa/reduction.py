@@ -12,13 +12,13 @@ import json
 import os
 import tarfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ...core.errors import ExecutionError, InputError
 from ...core.model import Mode, Style
 from ...core.options import PackageOptions
+from ...core.record import field, record
 from ...delivery.deliver import deliver
 from ...delivery.uids import DeliveryNaming
 from ...restore.prepare import restore_prep
@@ -33,7 +33,7 @@ TOLERANCE = 1e-6  # largest difference of restored and original data, relative t
 INSTALL_HINT = "pip install 'qa2pack[casa]'"
 
 
-@dataclass
+@record(frozen=False)
 class CasaDemo:
     """Where the demo's parts are, and what each step took."""
 
