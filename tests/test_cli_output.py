@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,7 @@ def test_the_program_exits_with_the_code_of_main_and_its_objects_frozen(monkeypa
     from qa2pack.cli import app
 
     monkeypatch.setattr(app, "main", lambda: 3)
+    monkeypatch.setattr(cli, "exit_without_teardown", sys.exit)  # in-process: the real one ends pytest too
     try:
         with pytest.raises(SystemExit) as exited:
             cli.run_and_exit()
@@ -148,10 +150,34 @@ def test_the_program_exits_with_the_code_of_main_and_its_objects_frozen(monkeypa
         gc.unfreeze()
 
 
+THREAD_AND_HANDLER = """
+import atexit, sys, threading, time
+from qa2pack import cli
+atexit.register(print, "exit handler ran")
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished", flush=True))).start()
+sys.argv = ["qa2pack", "config", "--json"]
+cli.run_and_exit()
+"""
+
+
+BUFFERED = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # as for most users
+
+
+@pytest.mark.parametrize("case", ["alone", "thread"])
+def test_the_program_runs_exit_handlers_and_waits_for_threads_before_it_ends(case: str) -> None:
+    done = subprocess.run([sys.executable, "-c", THREAD_AND_HANDLER, case], capture_output=True, text=True, env=BUFFERED)
+    assert done.returncode == 0 and done.stderr == ""
+    document, _, after = done.stdout.rpartition("}\n")
+    assert json.loads(document + "}")["command"] == "config"
+    assert after.splitlines() == (["thread finished"] if case == "thread" else []) + ["exit handler ran"]
+
+
 def test_the_program_prints_everything_before_it_exits(tmp_path: Path) -> None:
-    config = subprocess.run([sys.executable, "-m", "qa2pack", "config", "--json"], capture_output=True, text=True)
+    config = subprocess.run([sys.executable, "-m", "qa2pack", "config", "--json"], capture_output=True, text=True,
+                            env=BUFFERED)
     assert config.returncode == 0 and json.loads(config.stdout)["command"] == "config"
     failed = subprocess.run([sys.executable, "-m", "qa2pack", "package", str(tmp_path / "missing"), str(tmp_path / "P"),
-                             "--json"], capture_output=True, text=True)
+                             "--json"], capture_output=True, text=True, env=BUFFERED)
     assert failed.returncode == 2
     assert failed.stderr.count("\n") == 1 and json.loads(failed.stdout)["exit_code"] == 2

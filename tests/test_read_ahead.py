@@ -144,6 +144,7 @@ def test_the_command_line_leaves_no_child_behind(tree: Path, tmp_path: Path, arg
                                                  monkeypatch, capsys) -> None:
     pids = _forks(monkeypatch)
     monkeypatch.setattr(sys, "argv", ["qa2pack", *(a.format(tree=tree, tmp=tmp_path) for a in argv)])
+    monkeypatch.setattr(cli, "exit_without_teardown", sys.exit)  # in-process: the real one ends pytest too
     with pytest.raises(SystemExit) as exited:
         cli.run_and_exit()
     assert exited.value.code == code
