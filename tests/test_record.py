@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import pickle
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qa2pack.core.record import FrozenRecordError, as_dict, field, fields, record, replace
 
@@ -120,6 +123,12 @@ def test_bad_declarations_fail_when_the_class_is_made():
             a: int = 0
             b: int
 
+    with pytest.raises(TypeError):
+
+        @record
+        class Extended(Point):
+            z: int = 0
+
     with pytest.raises(ValueError):
 
         @record(frozen=False)
@@ -139,3 +148,24 @@ def test_the_command_line_starts_without_dataclasses_or_inspect():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
     assert out.strip() == "[]"
+
+
+@dataclasses.dataclass(frozen=True)
+class PointAsDataclass:
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+
+values = st.tuples(st.integers(), st.integers(), st.lists(st.text(max_size=3), max_size=3).map(tuple))
+
+
+@given(values, values, st.integers())
+def test_records_agree_with_the_dataclasses_they_replace(first, second, new_y):
+    """Equality, repr (but for the name), replace and the field order are those of a frozen dataclass."""
+    ours, theirs = Point(*first), PointAsDataclass(*first)
+    assert (ours == Point(*second)) == (theirs == PointAsDataclass(*second))
+    assert hash(ours) == hash(Point(*first))
+    assert repr(ours).replace("Point", "", 1) == repr(theirs).replace("PointAsDataclass", "", 1)
+    assert as_dict(replace(ours, y=new_y)) == dataclasses.asdict(dataclasses.replace(theirs, y=new_y))
+    assert [each.name for each in fields(ours)] == [each.name for each in dataclasses.fields(theirs)]
