@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
-from .record import fields, record, replace
+from .record import as_dict, fields, record, replace
 
 FOLDER_KEYS = ("product", "calibration", "qa", "script", "log", "raw", "calibrated")
 TABLES = ("folders", "workspace", "batch")  # the TOML tables; every other key is a top-level pattern list
@@ -175,7 +175,7 @@ def _settings_table(data: dict[str, Any], kind: type[Settings], table: str, sour
 
 
 def _settings_json(settings: WorkspaceSettings | BatchSettings) -> dict[str, Any]:
-    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+    return as_dict(settings)
 
 
 def _toml_value(value: str | int) -> str:
