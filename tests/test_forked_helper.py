@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from children import ended_within
 from factories import SB3, project229_setup3, refuse_first_link, tree_listing
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.core import forked as forked_module
@@ -92,20 +93,8 @@ def test_a_helper_stops_by_itself_soon_after_its_run_is_killed(tmp_path: Path) -
     process = subprocess.run([sys.executable, "-c", run, str(tmp_path / "empty"), str(dst)], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)
     assert process.returncode == -signal.SIGKILL
-    pid = int(process.stdout)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not _alive(pid)
+    assert ended_within(int(process.stdout), 10)
     assert len(os.listdir(dst)) < 60_000  # it stopped: it did not finish the run's work alone
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture

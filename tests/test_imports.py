@@ -53,3 +53,12 @@ def test_no_module_hides_a_public_name() -> None:
             f"for name in {MODULES!r}: importlib.import_module(name)\n"
             "print([n for n in qa2pack.__all__ if inspect.ismodule(getattr(qa2pack, n))])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_the_children_that_work_ahead_are_forked_before_typing_is_loaded() -> None:
+    """The read-ahead and the hashing ahead fork as soon as the program starts: what loads first, delays them."""
+    code = ("import sys; before = set(sys.modules); import qa2pack.cli; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "qa2pack.scan.ahead" in loaded and "qa2pack.delivery.ahead" in loaded
+    assert not {"typing", "signal", "enum", "re", "collections"} & set(loaded)

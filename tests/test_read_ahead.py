@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from children import reaped, recorded_forks
 from factories import eb
 from qa2pack import cli
 from qa2pack.scan import ahead
@@ -114,27 +115,6 @@ def test_a_listing_cut_off_by_the_end_of_the_child_is_left_out() -> None:
     assert ahead.parse(b"") == {}
 
 
-def _forks(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
-    pids: list[int] = []
-    real = ahead.fork_child
-
-    def recording(serve):  # type: ignore[no-untyped-def]
-        pid, read = real(serve)
-        pids.append(pid)
-        return pid, read
-
-    monkeypatch.setattr(ahead, "fork_child", recording)
-    return pids
-
-
-def _reaped(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
-
-
 @pytest.mark.parametrize(("argv", "code"), [
     (["inspect", "{tree}", "--no-such-option"], 2),  # the parser fails after the child started
     (["inspect", "{tree}", "--json"], 0),
@@ -142,14 +122,14 @@ def _reaped(pid: int) -> bool:
 ])
 def test_the_command_line_leaves_no_child_behind(tree: Path, tmp_path: Path, argv: list[str], code: int,
                                                  monkeypatch, capsys) -> None:
-    pids = _forks(monkeypatch)
+    pids = recorded_forks(monkeypatch, ahead)
     monkeypatch.setattr(sys, "argv", ["qa2pack", *(a.format(tree=tree, tmp=tmp_path) for a in argv)])
     monkeypatch.setattr(cli, "exit_without_teardown", sys.exit)  # in-process: the real one ends pytest too
     with pytest.raises(SystemExit) as exited:
         cli.run_and_exit()
     assert exited.value.code == code
-    assert len(pids) == 1 and _reaped(pids[0])
-    assert ahead._started is None
+    assert len(pids) == 1 and reaped(pids[0])
+    assert ahead._slot.child is None
 
 
 def test_a_move_run_and_other_commands_read_nothing_ahead(tree: Path, tmp_path: Path) -> None:
@@ -163,8 +143,8 @@ def test_a_move_run_and_other_commands_read_nothing_ahead(tree: Path, tmp_path: 
 
 def test_a_move_run_through_main_forks_no_child(build, tree: Path, tmp_path: Path, monkeypatch) -> None:
     movable = build(eb("SB/X1", "uid___A002_X51_X1"), "movable")
-    pids = _forks(monkeypatch)
+    pids = recorded_forks(monkeypatch, ahead)
     assert cli.main(["package", str(movable), str(tmp_path / "P"), "--mode", "move", "-q"]) == 0
     assert pids == []  # a move run changes origpath: its own listing is the one that counts
     assert cli.main(["inspect", str(tree), "--json"]) == 0
-    assert len(pids) == 1 and _reaped(pids[0])
+    assert len(pids) == 1 and reaped(pids[0])

@@ -10,12 +10,12 @@ modules it needs (start-up is part of every run).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
 from ._version import __version__
 
+TYPE_CHECKING = False  # not typing's: the command line forks its read-ahead before loading typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import package, plan_package, stage
     from .compat import QA_Packager, QA_Pipeline_Stager
     from .core.config import Config, load_config
@@ -60,6 +60,8 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'qa2pack' has no attribute {name!r}")
+    from importlib import import_module
+
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
 
+from ..delivery.ahead import hashing_ahead
 from ..scan.ahead import reading_ahead, reads_ahead
 
+TYPE_CHECKING = False  # not typing's: it is loaded after the children that read ahead are forked
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any, NoReturn
 
     from .app import main
 
@@ -19,13 +21,15 @@ __all__ = ["main", "run_and_exit"]
 def run_and_exit() -> NoReturn:
     """Run the ``qa2pack`` program (:func:`main`), then exit with its code.
 
-    ``package`` and ``inspect`` start reading origpath ahead (:mod:`qa2pack.scan.ahead`) before
-    the command line itself is loaded.  Whatever the run wrote is closed by the end; the objects
+    ``package`` and ``inspect`` start reading origpath ahead (:mod:`qa2pack.scan.ahead`), and
+    ``verify`` of a package starts hashing it (:mod:`qa2pack.delivery.ahead`), before the command
+    line itself is loaded.  Whatever the run wrote is closed by the end; the objects
     still in memory go with the process, so they are frozen first (the interpreter's last garbage
     collection has nothing to scan: about 10 ms after packaging 10,000 files) and the process
     ends without the interpreter freeing them one by one (:func:`exit_without_teardown`).
     """
-    with reading_ahead(_origpath_in(sys.argv[1:])):
+    argv = sys.argv[1:]
+    with hashing_ahead(_packpath_in(argv)), reading_ahead(_origpath_in(argv)):
         from .app import main
 
         code = main()
@@ -67,6 +71,19 @@ def _origpath_in(argv: Sequence[str]) -> str | None:
         return None
     modes = [b for a, b in zip(argv, argv[1:]) if a == "--mode"] + [a[7:] for a in argv if a.startswith("--mode=")]
     return argv[1] if all(map(reads_ahead, modes)) else None
+
+
+def _packpath_in(argv: Sequence[str]) -> str | None:
+    """Return the package folder of a ``verify`` command line that hashes one against its own manifest.
+
+    It is read before the parser, as for :func:`_origpath_in`: the verify adopts the child only
+    for the files it hashes itself.  Tars, another manifest or no checksums: none.
+    """
+    if argv[:1] != ["verify"] or any(a in ("--no-checksums", "--manifest") or a.startswith("--manifest=")
+                                     for a in argv):
+        return None
+    words = [b for a, b in zip(argv, argv[1:]) if not b.startswith("-") and a != "--config"]
+    return words[0] if len(words) == 1 and not words[0].endswith(".tar") else None
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,8 @@
 """A forked child process and its pipe, with nothing but the standard library's core loaded.
 
 The read-ahead of origpath forks its child before the command line has loaded anything else,
-so this module imports only what the interpreter has already loaded at start-up.
+so this module imports only what the interpreter has already loaded at start-up (``_signal``,
+not ``signal``, whose enums load much of the rest).
 """
 
 from __future__ import annotations
@@ -9,9 +10,21 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
-import signal
 import warnings
-from collections.abc import Callable
+
+TYPE_CHECKING = False  # not typing's: this module is loaded before typing (see qa2pack.cli)
+if TYPE_CHECKING:
+    import signal as _signal
+    from collections.abc import Callable
+    from typing import Protocol
+
+    class Closable(Protocol):
+        """A child started ahead: it can be stopped."""
+
+        def close(self) -> None:
+            """Stop the child (if it still runs) and release what it holds."""
+else:
+    import _signal  # signal's functions and constants, without its enums
 
 
 def fork_child(serve: Callable[[int, int], None]) -> tuple[int, int]:
@@ -36,8 +49,8 @@ def fork_child(serve: Callable[[int, int], None]) -> tuple[int, int]:
         status = 1
         try:
             gc.disable()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
             os.close(read)
             serve(write, run)
             status = 0
@@ -50,7 +63,7 @@ def fork_child(serve: Callable[[int, int], None]) -> tuple[int, int]:
 def stop_child(pid: int) -> None:
     """End a forked child now and wait for it (it may have ended already)."""
     try:  # noqa: SIM105 - as above
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, _signal.SIGKILL)
     except ProcessLookupError:  # it had just ended
         pass
     os.waitpid(pid, 0)
@@ -72,3 +85,40 @@ def check_run(run: int) -> None:
 def open_folder(path: str) -> int:
     """Open a folder, so that its files are named from it (no whole path resolved for each)."""
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+class Slot:
+    """Where the child of one kind started ahead of a run's work waits for the work to take it.
+
+    A ``with`` block (:meth:`during`) starts it unless one already waits (an outer block's); the
+    work takes it once (:meth:`take`); the block's end closes it if the work did not take it.
+    """
+
+    def __init__(self) -> None:
+        self.child: Closable | None = None
+
+    def during(self, start: Callable[[], Closable | None]) -> _During:
+        """Return the ``with`` block that starts a child with ``start()`` (which may decide to start none)."""
+        return _During(self, start)
+
+    def take(self) -> Closable | None:
+        """Return the waiting child, if any, and leave the slot empty."""
+        child, self.child = self.child, None
+        return child
+
+
+class _During:
+    def __init__(self, slot: Slot, start: Callable[[], Closable | None]) -> None:
+        self.slot = slot
+        self.start = start
+        self.child: Closable | None = None
+
+    def __enter__(self) -> None:
+        if self.slot.child is None and hasattr(os, "fork"):
+            self.child = self.slot.child = self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.child is not None:
+            if self.slot.child is self.child:
+                self.slot.child = None
+            self.child.close()

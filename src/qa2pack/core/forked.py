@@ -52,7 +52,8 @@ def share(weights: Sequence[int]) -> list[int]:
     return sorted(helper)
 
 
-def _serve(jobs: Sequence[Job], work: Work[Job], out: int, run: int) -> None:
+def serve(jobs: Sequence[Job], work: Work[Job], out: int, run: int) -> None:
+    """Do the jobs in order and report each on the pipe ``out`` (in the helper); stop after one left unfinished."""
     for index, job in enumerate(jobs):
         done, complete, payload = work(job, run)
         write_all(out, b"%d %d %d %d\n" % (index, done, complete, len(payload)) + payload)
@@ -64,12 +65,23 @@ class Helper(Generic[Job]):
     """The forked helper of one run: start it, take what it finished, then wait for it."""
 
     def __init__(self, jobs: Sequence[Job], work: Work[Job]) -> None:
+        self._adopt(jobs, *fork_child(lambda out, run: serve(jobs, work, out, run)))
+
+    @classmethod
+    def running(cls, jobs: Sequence[Job], pid: int, read: int, received: bytes = b"") -> Helper[Job]:
+        """Return the helper of a child that already does these jobs (:func:`serve` on the pipe ``read``)."""
+        helper = cls.__new__(cls)
+        helper._adopt(jobs, pid, read)
+        helper._buffer = received
+        return helper
+
+    def _adopt(self, jobs: Sequence[Job], pid: int, read: int) -> None:
         self.jobs = jobs
         self.finished: list[int] = []
         self.stopped: Report | None = None
         self.lost = ""  # why the helper ended without saying where it stopped, if it did
         self._buffer = b""
-        self.pid, self._read = fork_child(lambda out, run: _serve(jobs, work, out, run))
+        self.pid, self._read = pid, read
         os.set_blocking(self._read, False)
 
     def poll(self) -> list[Report]:
@@ -77,7 +89,7 @@ class Helper(Generic[Job]):
         try:
             data = os.read(self._read, 1 << 16)
         except BlockingIOError:
-            return []
+            data = b""
         return self._take(data)
 
     def _take(self, data: bytes) -> list[Report]:

@@ -29,10 +29,21 @@ from ..core.naming import (
     named_folder,
 )
 from ..core.record import field, record
-from ..formats.manifest import CHUNK, Manifest, hash_files_with_sizes, manifest_path, new_md5, parse_md5sum, read_manifest
+from ..formats.manifest import (
+    CHUNK,
+    Manifest,
+    files_to_hash,
+    forks_helper,
+    hash_files_with_sizes,
+    manifest_path,
+    new_md5,
+    parse_md5sum,
+    read_manifest,
+)
 from ..planning.readme import parse_tree
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress, counted
+from . import ahead
 from .ingest import archive_readme_member, has_tree_lines, missing_names, tar_name_problem, unreadable_name
 from .layout import (
     AUXILIARY_RE,
@@ -469,18 +480,34 @@ def verify_package(packpath: Path, manifest: Path | None = None, config: Config 
 
 def _verify_package(packpath: Path, manifest: Path | None, config: Config, checksums: bool, expect_uids: bool,
                     fake_ok: bool, progress: Progress | None) -> VerifyReport:
-    """Hash the files the manifest lists while the folder is read and checked, on two processes."""
+    """Hash the files the manifest lists while the folder is read and checked, on two processes.
+
+    The second process is the child that began hashing when the program started, if there is one
+    for these files (:mod:`qa2pack.delivery.ahead`); it is stopped before the lock is released.
+    """
+    early = ahead.take(str(packpath))
+    try:
+        return _verify_with_hashes(packpath, manifest, config, checksums, expect_uids, fake_ok, progress, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, checksums: bool, expect_uids: bool,
+                        fake_ok: bool, progress: Progress | None, early: ahead.HashAhead | None) -> VerifyReport:
     report = VerifyReport(str(packpath))
     loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
-    if loaded is None or not (checksums and sizes):
+    hashing = loaded is not None and checksums and sizes
+    listed, pairs = files_to_hash(loaded, str(packpath)) if loaded is not None and hashing else ({}, [])
+    adopt = early.adopt if early is not None and forks_helper(len(pairs), ahead.WORKERS) else None
+    if early is not None and adopt is None:
+        early.close()  # now: hashing on threads (or none), it would only take a core from them
+    if loaded is None or not hashing:
         view = view_from_folder(packpath)
         if not view.files and loaded is None:
             raise InputError(f"{packpath} holds no files and has no manifest: not a package, nothing to verify")
         _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
         return report
-    root = str(packpath)
-    listed = {rel: size for rel, (size, md5) in loaded.entries.items()  # never read outside the package
-              if md5 and rel[:1] != "/" and (".." not in rel or ".." not in rel.split("/"))}
     seen: list[tuple[PackageView, ContentChecks]] = []
 
     def read_and_check() -> dict[str, int]:  # while the hashing starts; only files present are hashed
@@ -491,8 +518,8 @@ def _verify_package(packpath: Path, manifest: Path | None, config: Config, check
     progress = progress or SilentProgress()
     progress.start(f"verify: md5 of {packpath.name}", sum(listed.values()), len(listed))
     try:
-        hashed = hash_files_with_sizes([(rel, f"{root}/{rel}") for rel in listed], workers=2,
-                                       advance=progress.advance, sizes=listed, meanwhile=read_and_check)
+        hashed = hash_files_with_sizes(pairs, workers=ahead.WORKERS, advance=progress.advance, sizes=listed,
+                                       meanwhile=read_and_check, adopt=adopt)
     finally:
         progress.finish()
     view, content = seen[0]

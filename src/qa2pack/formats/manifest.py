@@ -18,17 +18,21 @@ from functools import partial
 from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple, Optional, Tuple
+from typing import IO, TYPE_CHECKING, List, NamedTuple, Optional, Tuple
 
+from ..core.child import check_run
+from ..core.errors import InputError
+from ..core.forked import Helper, Report, serve
 from ..core.record import field, record
+from .atomic import escape_field, escape_fields, unescape_field, write_atomic
 
 if TYPE_CHECKING:
     import hashlib
 
-from ..core.child import check_run
-from ..core.errors import InputError
-from ..core.forked import Helper, Report
-from .atomic import escape_field, escape_fields, unescape_field, write_atomic
+    from typing_extensions import TypeAlias
+
+    # Returns the helper for these runs of files if a child already hashes them, else None.
+    Adopt: TypeAlias = Callable[[List[List[Tuple[str, str]]]], Optional[Helper[List[Tuple[str, str]]]]]
 
 CHUNK = 1 << 20
 MANIFEST_MAGIC = "# qa2pack manifest 1"
@@ -380,8 +384,18 @@ def read_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def _chunks(pairs: list[tuple[str, str]], workers: int,
-            sizes: Mapping[str, int] | None = None) -> list[list[tuple[str, str]]]:
+def files_to_hash(manifest: Manifest, root: str) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Return the files of a manifest that have an md5, with their sizes, and their (key, path) pairs below root.
+
+    A path that would lead outside root (absolute, or through ``..``) is never read.
+    """
+    listed = {rel: size for rel, (size, md5) in manifest.entries.items()
+              if md5 and rel[:1] != "/" and (".." not in rel or ".." not in rel.split("/"))}
+    return listed, [(rel, f"{root}/{rel}") for rel in listed]
+
+
+def hash_runs(pairs: list[tuple[str, str]], workers: int,
+              sizes: Mapping[str, int] | None = None) -> list[list[tuple[str, str]]]:
     """Split the files into runs for the threads: a task per file costs more than hashing a small one.
 
     With the sizes known, a run also ends at 32 MB, so that big files are shared out as well
@@ -407,7 +421,8 @@ _RUN_BYTES = 32 << 20
 def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Callable[[str], tuple[str, int]],
                     advance: Callable[[int, int], None] | None = None,
                     sizes: Mapping[str, int] | None = None,
-                    meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, tuple[str, int]]:
+                    meanwhile: Callable[[], Container[str] | None] | None = None,
+                    adopt: Adopt | None = None) -> dict[str, tuple[str, int]]:
     """Return {key: hash_one(path)}, runs of files on ``workers`` threads (I/O and md5 release the GIL).
 
     Progress is told once per run of files, not per file.
@@ -415,9 +430,9 @@ def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Ca
     from concurrent.futures import ThreadPoolExecutor
 
     pairs = list(paths)
-    chunks = _chunks(pairs, workers, sizes)
-    if workers > 1 and len(pairs) >= HELPER_FILES and hasattr(os, "fork"):
-        return _hash_with_helper(chunks, hash_one, advance, meanwhile)
+    chunks = hash_runs(pairs, workers, sizes)
+    if forks_helper(len(pairs), workers):
+        return _hash_with_helper(chunks, hash_one, advance, meanwhile, adopt)
     wanted = meanwhile() if meanwhile is not None else None
     results: dict[str, tuple[str, int]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -438,18 +453,28 @@ def _hash_run(hash_one: Callable[[str], tuple[str, int]], advance: Callable[[int
 HELPER_FILES = 1024  # files to hash from which a forked helper hashes too, from the other end (core/forked.py)
 
 
+def forks_helper(files: int, workers: int) -> bool:
+    """Tell whether hashing this many files on this many workers forks a helper (else only threads hash)."""
+    return workers > 1 and files >= HELPER_FILES and hasattr(os, "fork")
+
+
 def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[str], tuple[str, int]],
                       advance: Callable[[int, int], None] | None,
-                      meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, tuple[str, int]]:
+                      meanwhile: Callable[[], Container[str] | None] | None = None,
+                      adopt: Adopt | None = None) -> dict[str, tuple[str, int]]:
     """Hash the runs of files from both ends: a forked helper from the first, this process from the last.
 
-    This process first does ``meanwhile`` (work that needs no hash), so the helper's share grows
-    by what that costs.  When the two meet, the helper is stopped; what it did not finish (it
-    stopped at an error, or died) is hashed here, so an error reads as it would without it.
-    Hashing only reads: a run hashed twice, or a helper killed in the middle of one, costs time only.
+    The helper is the child ``adopt`` returns for these runs (one that began before this run
+    did), or else one forked now.  This process first does ``meanwhile`` (work that needs no
+    hash), so the helper's share grows by what that costs.  When the two meet, the helper is
+    stopped; what it did not finish (it stopped at an error, or died) is hashed here, so an error
+    reads as it would without it.  Hashing only reads: a run hashed twice, or a helper killed in
+    the middle of one, costs time only.
     """
     new_md5()  # load OpenSSL's md5 before the fork, not in the helper too
-    helper = Helper(chunks, partial(_hash_job, hash_one))
+    helper = adopt(chunks) if adopt is not None else None
+    if helper is None:
+        helper = Helper(chunks, partial(_hash_job, hash_one))
     results: dict[str, tuple[str, int]] = {}
     wanted: Container[str] | None = None
     back = len(chunks)  # this process has hashed the runs from here on
@@ -495,6 +520,22 @@ def _hash_job(hash_one: Callable[[str], tuple[str, int]], chunk: list[tuple[str,
     return len(chunk), True, "".join(lines).encode()
 
 
+def serve_hashes(runs: list[list[tuple[str, str]]], out: int, run: int) -> None:
+    """Hash runs of files and report each on the pipe ``out``, as the helper of :func:`hash_files_with_sizes` does.
+
+    For a child that begins before the run that adopts it as that helper (``adopt``).
+    """
+    serve(runs, partial(_hash_job, _md5_and_size), out, run)
+
+
+def runs_fingerprint(runs: list[list[tuple[str, str]]]) -> str:
+    """Return a digest of the paths in each run: two processes with the same one hash the same files in the same runs."""
+    digest = new_md5()
+    for chunk in runs:
+        digest.update(("\0".join([path for _, path in chunk]) + "\n").encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
     """Return {key: (md5, size)}; a file that changed while read is read once more, then :class:`SourceChanged`."""
 
@@ -520,6 +561,10 @@ def hash_files(paths: Iterable[tuple[str, str]], workers: int = 2, advance: Call
 
 def hash_files_with_sizes(paths: Iterable[tuple[str, str]], workers: int = 2,
                           advance: Callable[[int, int], None] | None = None, sizes: Mapping[str, int] | None = None,
-                          meanwhile: Callable[[], Container[str] | None] | None = None) -> dict[str, tuple[str, int]]:
-    """Like :func:`hash_files`, with the number of bytes each hash read: the size the file had, with no stat."""
-    return _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes, meanwhile)
+                          meanwhile: Callable[[], Container[str] | None] | None = None,
+                          adopt: Adopt | None = None) -> dict[str, tuple[str, int]]:
+    """Like :func:`hash_files`, with the number of bytes each hash read: the size the file had, with no stat.
+
+    ``adopt(runs)`` may return a child that already hashes these runs (:func:`serve_hashes`) to be the helper.
+    """
+    return _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes, meanwhile, adopt)

@@ -20,12 +20,20 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, List
 
-from ..core.child import check_run, fork_child, open_folder, stop_child, write_all
+from ..core.child import Slot, check_run, fork_child, open_folder, stop_child, write_all
 
+TYPE_CHECKING = False  # not typing's: this module is loaded before typing (see qa2pack.cli)
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
+    from typing import List
+
+    # One folder's listing: [0] the folder's path, [1] its "inode:device:mtime", [2] the number n of
+    # its plain files, then their n names and their n sizes, then "index:uid:device" for each file
+    # whose owner differs from the file before, joined by ";" (the scan keeps one file per owner),
+    # then every other entry as its name and FOLDER, LINK or OTHER.
+    Listing = List[str]
 
 # A folder changed less than this long before it was listed may change again within the same
 # tick of the clock that stamps it: its listing could not be checked, so it is not sent.
@@ -34,13 +42,7 @@ RECENT_NS = 2_000_000_000
 MAX_AGE_S = 10.0
 FOLDER, LINK, OTHER = "d", "l", "o"
 
-# One folder's listing: [0] the folder's path, [1] its "inode:device:mtime", [2] the number n of
-# its plain files, then their n names and their n sizes, then "index:uid:device" for each file
-# whose owner differs from the file before, joined by ";" (the scan keeps one file per owner),
-# then every other entry as its name and FOLDER, LINK or OTHER.
-Listing = List[str]
-
-_started: ReadAhead | None = None
+_slot = Slot()  # the child listing origpath, until the scan takes it
 
 
 def _stamp(st: os.stat_result) -> str:
@@ -151,47 +153,30 @@ class ReadAhead:
         self._data = b"".join(chunks)
 
 
-class _Scope:
-    """The block of a command during which origpath is read ahead (see :func:`reading_ahead`)."""
-
-    def __init__(self, origpath: str | Path | None) -> None:
-        self.origpath = origpath
-        self.ahead: ReadAhead | None = None
-
-    def __enter__(self) -> None:
-        global _started
-        if self.origpath is None or _started is not None or not hasattr(os, "fork"):
-            return
-        root = os.path.realpath(self.origpath)
-        if os.path.isdir(root):
-            self.ahead = _started = ReadAhead(root)
-
-    def __exit__(self, *exc: object) -> None:
-        global _started
-        if self.ahead is not None:
-            if _started is self.ahead:
-                _started = None
-            self.ahead.close()
-
-
 def reads_ahead(mode: str) -> bool:
     """Tell whether a ``package`` run in this mode may read origpath ahead (a move run changes it: no)."""
     return mode.strip().lower() != "move"
 
 
-def reading_ahead(origpath: str | Path | None) -> _Scope:
+def reading_ahead(origpath: str | Path | None) -> AbstractContextManager[None]:
     """List origpath in a child process while a ``with`` block runs; the block's first scan of it takes the listings.
 
     Nothing happens where an outer block already reads ahead, or where origpath is None or not a folder.
     """
-    return _Scope(origpath)
+    return _slot.during(lambda: _start(origpath))
+
+
+def _start(origpath: str | Path | None) -> ReadAhead | None:
+    if origpath is None:
+        return None
+    root = os.path.realpath(origpath)
+    return ReadAhead(root) if os.path.isdir(root) else None
 
 
 def take(root: str) -> dict[str, Listing]:
     """Return the folders listed ahead of this scan of root, by path (once; empty if there are none)."""
-    global _started
-    ahead, _started = _started, None
-    if ahead is None:
+    ahead = _slot.take()
+    if not isinstance(ahead, ReadAhead):
         return {}
     listings = ahead.take()
     if ahead.root != root or time.monotonic() - ahead.began > MAX_AGE_S:
