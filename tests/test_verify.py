@@ -7,19 +7,25 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from factories import SB3, project229_setup3
 from qa2pack import package
 from qa2pack.cli import main
 from qa2pack.core.errors import InputError
 from qa2pack.delivery import deliver as deliver_module
+from qa2pack.delivery import verify as verify_module
 from qa2pack.delivery.deliver import deliver, partial_path
+from qa2pack.delivery.layout import MARKER
 from qa2pack.delivery.tarsplit import tarsplit
 from qa2pack.delivery.uids import DeliveryNaming
-from qa2pack.delivery.verify import verify_package, verify_tars
+from qa2pack.delivery.verify import PackageView, check_against_manifest, verify_package, verify_tars
 from qa2pack.formats import manifest as manifest_module
+from qa2pack.formats.manifest import Manifest
 
 PROJECT = "2011.0.00229.S"
 MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"
@@ -278,3 +284,18 @@ def test_a_member_folder_gone_from_a_package_is_named_absent(copy_package: Path)
     shutil.rmtree(copy_package / MEMBER)
     report = verify_package(copy_package)
     assert report.absent_members == {MEMBER}
+
+
+_PATHS = st.sampled_from(["a/x", "a/y", "b/z", "b/w/v", MARKER])
+_MD5S = st.sampled_from(["0" * 32, "1" * 32, "2" * 32])
+
+
+@given(manifest=st.dictionaries(_PATHS, st.tuples(st.integers(0, 2), st.none() | _MD5S)),
+       files=st.dictionaries(_PATHS, st.integers(0, 2)), md5=st.dictionaries(_PATHS, _MD5S), sizes=st.booleans())
+def test_comparing_with_the_manifest_without_a_loop_finds_what_the_loop_finds(manifest, files, md5, sizes) -> None:
+    """The check that the package agrees with its manifest as a whole gives the per-file comparison's answer."""
+    view = PackageView("2019.1.00001.S", files=files, md5=md5)
+    loaded = Manifest(entries=manifest)
+    whole = check_against_manifest(view, loaded, sizes=sizes)
+    with mock.patch.object(verify_module, "_all_agree", lambda *_: False):
+        assert whole == check_against_manifest(view, loaded, sizes=sizes)
