@@ -114,3 +114,14 @@ def refuse_first_link(monkeypatch) -> None:  # type: ignore[no-untyped-def]
         return real_link(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(os, "link", limited)
+
+
+COPY_MEMBER = "sg_ouss_id/group_ouss_id/member_ouss_id"  # the member of the copy_package fixture
+
+
+def damage_copy_package(package: Path) -> None:
+    """Change a byte of a qa plot, remove the member's ipython.log and add an extra file: verify reports each."""
+    png = package / COPY_MEMBER / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
+    png.write_bytes(png.read_bytes()[:-1] + b"x")
+    (package / COPY_MEMBER / "log/ipython.log").unlink()
+    (package / COPY_MEMBER / "qa/notes.txt").write_text("extra")

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from children import ended_within
-from factories import SB3, project229_setup3, refuse_first_link, tree_listing
+from factories import SB3, damage_copy_package, project229_setup3, refuse_first_link, tree_listing
 from qa2pack import Mode, PackageOptions, package
 from qa2pack.core import forked as forked_module
 from qa2pack.core.errors import ExecutionError, InputError
@@ -245,11 +245,7 @@ def test_hashing_can_be_narrowed_by_what_runs_meanwhile(tmp_path: Path, monkeypa
 
 
 def test_a_package_verified_with_the_helper_reports_what_it_would_without(copy_package: Path, monkeypatch) -> None:
-    member = copy_package / "sg_ouss_id/group_ouss_id/member_ouss_id"
-    png = member / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
-    png.write_bytes(png.read_bytes()[:-1] + b"x")
-    (member / "log/ipython.log").unlink()
-    (member / "qa/notes.txt").write_text("extra")
+    damage_copy_package(copy_package)
     monkeypatch.setattr(manifest_module, "HELPER_FILES", 10**9)
     alone = verify_package(copy_package)
     monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from children import ended_within, reaped, recorded_forks
+from factories import COPY_MEMBER, damage_copy_package
 from qa2pack import cli
 from qa2pack.core.errors import LockBusyError
 from qa2pack.delivery import ahead
@@ -40,15 +41,6 @@ def adoptions(monkeypatch) -> list[bool]:  # type: ignore[no-untyped-def]
     return seen
 
 
-def _damage(package: Path) -> None:
-    """A changed file, a missing one and an extra one: each is reported."""
-    member = package / "sg_ouss_id/group_ouss_id/member_ouss_id"
-    png = member / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
-    png.write_bytes(png.read_bytes()[:-1] + b"x")
-    (member / "log/ipython.log").unlink()
-    (member / "qa/notes.txt").write_text("extra")
-
-
 def _child_pid() -> int:
     child = ahead._slot.child
     assert isinstance(child, HashAhead)
@@ -65,7 +57,7 @@ def _writer_refused(package: Path) -> bool:
 
 
 def test_a_verify_that_adopts_the_child_reports_what_it_would_alone(copy_package: Path, adoptions: list[bool]) -> None:
-    _damage(copy_package)
+    damage_copy_package(copy_package)
     alone = verify_package(copy_package)
     assert adoptions == []
     with hashing_ahead(str(copy_package)):
@@ -79,7 +71,7 @@ def test_a_verify_that_adopts_the_child_reports_what_it_would_alone(copy_package
 
 def test_the_verify_takes_the_hashes_the_child_made(copy_package: Path, tmp_path: Path, adoptions: list[bool],
                                                    monkeypatch) -> None:
-    png = copy_package / "sg_ouss_id/group_ouss_id/member_ouss_id/qa/uid___A002_X3c9295_X8c__qa2_part1.png"
+    png = copy_package / COPY_MEMBER / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
     png.write_bytes(png.read_bytes()[:-1] + b"x")  # found by the child (a missing file would stop it there)
     expected = verify_package(copy_package)
 
@@ -106,7 +98,7 @@ def test_the_verify_takes_the_hashes_the_child_made(copy_package: Path, tmp_path
 
 def test_a_child_that_hashes_other_files_is_stopped_and_the_verify_hashes_alone(copy_package: Path, tmp_path: Path,
                                                                               adoptions: list[bool]) -> None:
-    _damage(copy_package)
+    damage_copy_package(copy_package)
     lines = manifest_path(copy_package).read_text(encoding="utf-8").splitlines(keepends=True)
     other = tmp_path / "other.manifest.tsv"
     other.write_text("".join(line for line in lines if "ipython.log" not in line), encoding="utf-8")
@@ -168,7 +160,7 @@ def test_the_command_line_hashes_ahead_only_for_a_package_against_its_own_manife
 def test_the_command_line_adopts_the_child_and_leaves_none_behind(copy_package: Path, adoptions: list[bool],
                                                                  extra: list[str], code: int, monkeypatch,
                                                                  capsys) -> None:
-    _damage(copy_package)
+    damage_copy_package(copy_package)
     assert cli.main(["verify", str(copy_package), *extra]) == code
     alone = capsys.readouterr()
     pids = recorded_forks(monkeypatch, ahead)

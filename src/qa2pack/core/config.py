@@ -133,8 +133,8 @@ class Config:
         data: dict[str, Any] = {f.name: list(getattr(self, f.name)) if isinstance(getattr(self, f.name), tuple)
                                 else getattr(self, f.name) for f in fields(self) if f.name not in FOLDER_KEYS + TABLES}
         data["folders"] = {key: self.folder(key) for key in FOLDER_KEYS}
-        data["workspace"] = _settings_json(self.workspace)
-        data["batch"] = _settings_json(self.batch)
+        data["workspace"] = as_dict(self.workspace)
+        data["batch"] = as_dict(self.batch)
         return data
 
     def to_toml(self) -> str:
@@ -152,7 +152,7 @@ class Config:
         lines += [f"{key} = {_toml_str(self.folder(key))}" for key in FOLDER_KEYS]
         for table in ("workspace", "batch"):
             lines += ["", f"[{table}]"]
-            lines += [f"{name} = {_toml_value(value)}" for name, value in _settings_json(getattr(self, table)).items()]
+            lines += [f"{name} = {_toml_value(value)}" for name, value in as_dict(getattr(self, table)).items()]
         return "\n".join(lines) + "\n"
 
 
@@ -164,7 +164,7 @@ def _settings_table(data: dict[str, Any], kind: type[Settings], table: str, sour
     given = data.get(table, {})
     if not isinstance(given, dict):
         raise ConfigError(f"{source}: [{table}] must be a table")
-    defaults = _settings_json(kind())
+    defaults = as_dict(kind())
     for key, value in given.items():
         if key not in defaults:
             raise ConfigError(f"{source}: unknown key {table}.{key}; known: {', '.join(sorted(defaults))}")
@@ -172,10 +172,6 @@ def _settings_table(data: dict[str, Any], kind: type[Settings], table: str, sour
         if type(value) is not wanted:  # bool is an int to isinstance: compare the types themselves
             raise ConfigError(f"{source}: {table}.{key} must be {'a string' if wanted is str else 'a whole number'}")
     return kind(**given)
-
-
-def _settings_json(settings: WorkspaceSettings | BatchSettings) -> dict[str, Any]:
-    return as_dict(settings)
 
 
 def _toml_value(value: str | int) -> str:

@@ -71,16 +71,15 @@ class Helper(Generic[Job]):
     def running(cls, jobs: Sequence[Job], pid: int, read: int, received: bytes = b"") -> Helper[Job]:
         """Return the helper of a child that already does these jobs (:func:`serve` on the pipe ``read``)."""
         helper = cls.__new__(cls)
-        helper._adopt(jobs, pid, read)
-        helper._buffer = received
+        helper._adopt(jobs, pid, read, received)
         return helper
 
-    def _adopt(self, jobs: Sequence[Job], pid: int, read: int) -> None:
+    def _adopt(self, jobs: Sequence[Job], pid: int, read: int, received: bytes = b"") -> None:
         self.jobs = jobs
         self.finished: list[int] = []
         self.stopped: Report | None = None
         self.lost = ""  # why the helper ended without saying where it stopped, if it did
-        self._buffer = b""
+        self._buffer = received  # what the child sent that was read before it was adopted
         self.pid, self._read = pid, read
         os.set_blocking(self._read, False)
 

@@ -511,17 +511,18 @@ def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, c
                         fake_ok: bool, progress: Progress | None, early: ahead.HashAhead | None) -> VerifyReport:
     report = VerifyReport(str(packpath))
     loaded, sizes = _load_manifest(manifest or manifest_path(packpath), fake_ok, report)
-    hashing = loaded is not None and checksums and sizes
-    listed, pairs = files_to_hash(loaded, str(packpath)) if loaded is not None and hashing else ({}, [])
-    adopt = early.adopt if early is not None and forks_helper(len(pairs), ahead.WORKERS) else None
-    if early is not None and adopt is None:
-        early.close()  # now: hashing on threads (or none), it would only take a core from them
-    if loaded is None or not hashing:
+    if loaded is None or not (checksums and sizes):
+        if early is not None:
+            early.close()  # now: nothing to hash, it would only take a core from the checks
         view = view_from_folder(packpath)
         if not view.files and loaded is None:
             raise InputError(f"{packpath} holds no files and has no manifest: not a package, nothing to verify")
         _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
         return report
+    listed, pairs = files_to_hash(loaded, str(packpath))
+    adopt = early.adopt if early is not None and forks_helper(len(pairs), ahead.WORKERS) else None
+    if early is not None and adopt is None:
+        early.close()  # now: hashing on threads, it would only take a core from them
     seen: list[tuple[PackageView, ContentChecks]] = []
 
     def read_and_check() -> dict[str, int]:  # while the hashing starts; only files present are hashed
