@@ -6,20 +6,33 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from children import ended_within, reaped, recorded_forks
 from factories import COPY_MEMBER, damage_copy_package
 from qa2pack import cli
-from qa2pack.core.errors import LockBusyError
+from qa2pack.core.errors import InputError, LockBusyError
 from qa2pack.delivery import ahead
 from qa2pack.delivery.ahead import HashAhead, hashing_ahead
 from qa2pack.delivery.verify import verify_package
 from qa2pack.formats import manifest as manifest_module
-from qa2pack.formats.manifest import manifest_path
+from qa2pack.formats.atomic import escape_field
+from qa2pack.formats.manifest import (
+    MANIFEST_MAGIC,
+    files_to_hash,
+    hash_runs,
+    manifest_path,
+    read_manifest,
+    runs_key,
+    runs_reading,
+)
 from qa2pack.run.lock import RunLock, Want, lock_path
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
@@ -32,8 +45,8 @@ def adoptions(monkeypatch) -> list[bool]:  # type: ignore[no-untyped-def]
     seen: list[bool] = []
     real = HashAhead.adopt
 
-    def recording(self, runs):  # type: ignore[no-untyped-def]
-        helper = real(self, runs)
+    def recording(self, key, runs):  # type: ignore[no-untyped-def]
+        helper = real(self, key, runs)
         seen.append(helper is not None)
         return helper
 
@@ -110,6 +123,68 @@ def test_a_child_that_hashes_other_files_is_stopped_and_the_verify_hashes_alone(
     assert adoptions == [False]
     assert helped.problems == alone.problems and helped.checksums == alone.checksums
     assert not os.path.lexists(lock_path(copy_package))
+
+
+def test_a_manifest_that_lists_a_path_twice_is_hashed_by_the_verify_alone(copy_package: Path,
+                                                                           adoptions: list[bool]) -> None:
+    """Its runs read row by row hold the path twice, the verify's once: the child is not adopted."""
+    damage_copy_package(copy_package)
+    path = manifest_path(copy_package)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines + [lines[-1]]), encoding="utf-8")
+    alone = verify_package(copy_package)
+    with hashing_ahead(str(copy_package)):
+        pid = _child_pid()
+        helped = verify_package(copy_package)
+        assert reaped(pid)
+    assert adoptions == []  # stopped without being asked
+    assert helped.problems == alone.problems and helped.checksums == alone.checksums
+
+
+_NAMES = st.sampled_from(["a/", "b c/", "../", "/", "t\tab/", "n\nl/", "d/..e/", "x\\y/"])
+_ROWS = st.tuples(_NAMES, st.sampled_from([0, 5, 20 << 20, 40 << 20]), st.sampled_from(["-", "0" * 32, "#"]))
+_OTHER_LINES = st.sampled_from(["# note: a fact", "a line without fields", "", "#"])
+
+
+@given(rows=st.lists(st.one_of(_ROWS, _OTHER_LINES), max_size=80), workers=st.integers(1, 3),
+       run_files=st.integers(1, 3))
+def test_the_runs_made_while_reading_are_the_runs_of_the_whole_manifest(rows, workers: int, run_files: int) -> None:
+    """The child's runs, made as it reads the rows, are the verify's, and their keys agree (paths listed once)."""
+    lines = [MANIFEST_MAGIC, "# package: 2019.1.00001.S"]
+    for number, row in enumerate(rows):
+        if isinstance(row, str):
+            lines.append(row)
+        else:
+            folder, size, md5 = row
+            lines.append(f"{md5}\t{size}\t{escape_field(f'{folder}{number}')}")
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(manifest_module, "_RUN_FILES", run_files):
+        path = Path(folder, "p.manifest.tsv")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        key, runs = runs_reading(path, "/pack", workers)
+        listed, pairs = files_to_hash(read_manifest(path), "/pack")
+        assert list(runs) == hash_runs(pairs, workers, listed)
+        assert key == runs_key(read_manifest(path), "/pack", workers)
+        assert key not in (runs_key(read_manifest(path), "/other", workers),
+                           runs_key(read_manifest(path), "/pack", workers + 1))
+
+
+def test_a_row_whose_size_is_no_number_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "p.manifest.tsv"
+    path.write_text(f"{MANIFEST_MAGIC}\n{'0' * 32}\tfive\tf\n", encoding="utf-8")
+    for read in (read_manifest, lambda path: runs_reading(path, "/pack", 2)):
+        with pytest.raises(InputError, match="is not a qa2pack manifest: the size in .* is not a number"):
+            read(path)
+
+
+def test_runs_of_other_bytes_or_of_a_path_listed_twice_have_another_key_or_none(tmp_path: Path) -> None:
+    path = tmp_path / "p.manifest.tsv"
+    rows = [f"{'0' * 32}\t5\tf{number}" for number in range(3)]
+    path.write_text("\n".join([MANIFEST_MAGIC, *rows]) + "\n", encoding="utf-8")
+    key = runs_key(read_manifest(path), "/pack", 2)
+    path.write_text("\n".join([MANIFEST_MAGIC, *rows[:2]]) + "\n", encoding="utf-8")
+    assert key is not None and runs_key(read_manifest(path), "/pack", 2) not in (key, None)
+    path.write_text("\n".join([MANIFEST_MAGIC, *rows, rows[0]]) + "\n", encoding="utf-8")
+    assert runs_key(read_manifest(path), "/pack", 2) is None
 
 
 def test_the_child_holds_the_package_shared_until_the_verify_stops_it(copy_package: Path,

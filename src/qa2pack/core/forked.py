@@ -15,7 +15,7 @@ any failure) and stops by itself within a few hundred files if the run is killed
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Callable, Generic, NamedTuple, TypeVar
 
 from .child import check_run, fork_child, open_folder, stop_child, write_all
@@ -52,7 +52,7 @@ def share(weights: Sequence[int]) -> list[int]:
     return sorted(helper)
 
 
-def serve(jobs: Sequence[Job], work: Work[Job], out: int, run: int) -> None:
+def serve(jobs: Iterable[Job], work: Work[Job], out: int, run: int) -> None:
     """Do the jobs in order and report each on the pipe ``out`` (in the helper); stop after one left unfinished."""
     for index, job in enumerate(jobs):
         done, complete, payload = work(job, run)

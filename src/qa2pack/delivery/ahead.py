@@ -5,9 +5,12 @@ manifest on one core while the other is idle, and its hashing (which keeps both 
 starts after that.  So ``verify PACKPATH`` first forks a child that takes the package's shared
 lock, as the verify itself does, reads the manifest, splits its files into the runs the verify
 will make, and hashes them from the first, reporting each run on a pipe as the verify's helper
-does (:mod:`qa2pack.core.forked`).  The verify adopts the child as that helper when its own runs
-are the same files in the same order (the child sends their fingerprint first); else it stops
-the child and forks a helper of its own.
+does (:mod:`qa2pack.core.forked`).  It makes the runs as it reads the manifest's rows, so it
+hashes the first run once the few thousand rows that decide the runs' length are read.  The
+verify adopts the child as that helper when its own runs are the same files in the same order:
+the runs are a function of the manifest's bytes and the package's path, and the child first
+sends the key of those (:func:`~qa2pack.formats.manifest.runs_key`); else it stops the child and
+forks a helper of its own.
 
 The child holds the shared lock from before it reads the manifest until it is stopped, and the
 verify stops it only while holding the lock itself: every hash it adopts was made while no run
@@ -41,26 +44,18 @@ _slot = Slot()  # the child hashing a package, until its verify takes it
 
 
 def _hash_ahead(root: str, out: int, run: int) -> None:
-    """Lock, read the manifest, send the runs' fingerprint, hash them, and hold the lock until stopped (in the child)."""
+    """Lock, read the manifest, send its runs' key, hash the runs, and hold the lock until stopped (in the child)."""
     from pathlib import Path
 
     from ..core.errors import Qa2packError
-    from ..formats.manifest import (
-        files_to_hash,
-        hash_runs,
-        manifest_path,
-        read_manifest,
-        runs_fingerprint,
-        serve_hashes,
-    )
+    from ..formats.manifest import manifest_path, runs_reading, serve_hashes
     from ..run.lock import RunLock, Want
 
     pack = Path(root)
     try:
         with RunLock([Want(pack, exclusive=False)], "verify"):
-            listed, pairs = files_to_hash(read_manifest(manifest_path(pack)), root)
-            runs = hash_runs(pairs, WORKERS, listed)
-            write_all(out, runs_fingerprint(runs).encode() + b"\n")
+            key, runs = runs_reading(manifest_path(pack), root, WORKERS)
+            write_all(out, key.encode() + b"\n")
             serve_hashes(runs, out, run)
             while True:  # the verify may not hold the lock yet: keep it until the verify stops this child
                 check_run(run)
@@ -76,21 +71,23 @@ class HashAhead:
         self.root = os.path.abspath(packpath)
         self.pid, self._read = fork_child(lambda out, run: _hash_ahead(self.root, out, run))
 
-    def adopt(self, runs: Runs) -> Helper[list[tuple[str, str]]] | None:
-        """Return the child as the helper for these runs if it hashes the same ones; else stop it and return None."""
+    def adopt(self, key: str, runs: Runs) -> Helper[list[tuple[str, str]]] | None:
+        """Return the child as the helper for these runs if it hashes the runs of this key; else stop it, return None.
+
+        ``key`` names the verify's runs (:func:`~qa2pack.formats.manifest.runs_key`).
+        """
         from ..core.forked import Helper
-        from ..formats.manifest import runs_fingerprint
 
         if self.pid:
             header, received = self._header()
-            if header is not None and header == runs_fingerprint(runs).encode():
+            if header is not None and header == key.encode():
                 pid, self.pid = self.pid, 0
                 return Helper.running(runs, pid, self._read, received)
         self.close()
         return None
 
     def _header(self) -> tuple[bytes | None, bytes]:
-        """Return the runs' fingerprint the child sent (None if it ended or said nothing in time) and what followed."""
+        """Return the runs' key the child sent (None if it ended or said nothing in time) and what followed."""
         data = b""
         deadline = time.monotonic() + HEADER_WAIT_S
         while b"\n" not in data:

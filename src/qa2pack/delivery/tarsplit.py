@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from zlib import adler32
 
+from ..core.child import open_folder
 from ..core.errors import ExecutionError, InputError, LockBusyError, UsageError, note_writing
 from ..core.naming import matcher, named_folder
 from ..core.record import field, record, replace
@@ -242,7 +243,7 @@ def iter_parts(entries: Iterable[TarEntry], limit: int) -> Iterator[tuple[int, T
             if entry.name in present:
                 continue
         missing = ancestors(entry)  # folders, almost always none
-        extra = entry.nbytes + sum(e.nbytes for e in missing)
+        extra = entry.nbytes + (sum(e.nbytes for e in missing) if missing else 0)
         # A part of folders only is never closed: a file too big for any part joins it (and is warned about).
         if has_file and _closed_size(used + extra) > limit:
             part, present, used, has_file = part + 1, set(), 0, False
@@ -413,18 +414,22 @@ def iter_unit_entries(packpath: Path, unit: DeliveryUnit) -> Iterator[TarEntry]:
     held: TarEntry | None = None
     while stack:  # depth first, like os.walk: a folder's subfolders, then its files, each sorted
         rel_dir = stack.pop()
-        with os.scandir(f"{base}/{rel_dir}") as listing:
-            found = sorted(listing, key=attrgetter("name"))
-        folders = [e for e in found if e.is_dir(follow_symlinks=False)]
-        for entry in folders:
-            yield entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
-        files = [e for e in found if not e.is_dir(follow_symlinks=False)] if folders else found  # most: files only
-        for entry in files:
-            made = entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
-            if made.name == readme:
-                held = made
-            else:
-                yield made
+        folder = open_folder(f"{base}/{rel_dir}")  # its entries are stat'ed from it, not by whole paths
+        try:
+            with os.scandir(folder) as listing:
+                found = sorted(listing, key=attrgetter("name"))
+            folders = [e for e in found if e.is_dir(follow_symlinks=False)]
+            for entry in folders:
+                yield entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
+            files = [e for e in found if not e.is_dir(follow_symlinks=False)] if folders else found  # most: files only
+            for entry in files:
+                made = entry_for(f"{rel_dir}/{entry.name}", entry.stat(follow_symlinks=False))
+                if made.name == readme:
+                    held = made
+                else:
+                    yield made
+        finally:
+            os.close(folder)
         stack.extend(f"{rel_dir}/{entry.name}" for entry in reversed(folders))
     if held is not None:
         yield held
@@ -510,7 +515,10 @@ def _copy_data(entry: TarEntry, header: bytes, writer: HashingWriter) -> None:
         raise SourceChanged(entry.source, "vanished") from None
     try:
         if entry.size < _SMALL_FILE:
-            pieces: tuple[bytes, ...] = (header, b"".join(_read_listed(fd, entry)))  # one read, nearly always
+            data = os.read(fd, entry.size)  # one read, nearly always
+            if len(data) < entry.size:
+                data = b"".join((data, *_read_listed(fd, entry, len(data))))
+            pieces: tuple[bytes, ...] = (header, data)
         else:
             if not _as_listed(os.fstat(fd), entry):
                 raise SourceChanged(entry.source, "changed (size or modification time)")
@@ -526,9 +534,12 @@ def _copy_data(entry: TarEntry, header: bytes, writer: HashingWriter) -> None:
     writer.write_pieces(*pieces, _ZEROS[:-entry.size % BLOCK])
 
 
-def _read_listed(fd: int, entry: TarEntry) -> Iterator[bytes]:
-    """Yield the listed size of a file in chunks as it is read (a big file is never held whole)."""
-    remaining = entry.size
+def _read_listed(fd: int, entry: TarEntry, done: int = 0) -> Iterator[bytes]:
+    """Yield the listed size of a file, after the ``done`` bytes read already, in chunks as it is read.
+
+    A big file is never held whole.
+    """
+    remaining = entry.size - done
     while remaining:
         chunk = os.read(fd, min(remaining, _COPY_CHUNK))
         if not chunk:

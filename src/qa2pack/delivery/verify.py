@@ -14,6 +14,7 @@ import os
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping, Sequence
+from functools import partial
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -39,6 +40,7 @@ from ..formats.manifest import (
     new_md5,
     parse_md5sum,
     read_manifest,
+    runs_key,
 )
 from ..planning.readme import parse_tree
 from ..run.lock import RunLock, Want
@@ -520,7 +522,8 @@ def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, c
         _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False)
         return report
     listed, pairs = files_to_hash(loaded, str(packpath))
-    adopt = early.adopt if early is not None and forks_helper(len(pairs), ahead.WORKERS) else None
+    key = runs_key(loaded, str(packpath), ahead.WORKERS)
+    adopt = partial(early.adopt, key) if early is not None and key and forks_helper(len(pairs), ahead.WORKERS) else None
     if early is not None and adopt is None:
         early.close()  # now: hashing on threads, it would only take a core from them
     seen: list[tuple[PackageView, ContentChecks]] = []

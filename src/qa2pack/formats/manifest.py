@@ -12,11 +12,9 @@ import queue
 import shutil
 import sys
 import threading
-from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import accumulate, chain, repeat
-from operator import itemgetter
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, List, NamedTuple, Optional, Tuple
 
@@ -275,6 +273,8 @@ class Manifest:
 
     entries: dict[str, tuple[int, str | None]] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    rows: int = 0  # the rows read: more than the entries where a path is listed twice (the last row counts)
+    data_hash: int = 0  # hash() of the bytes read: the same in a process forked from this one (see runs_key)
 
 
 def manifest_path(packpath: Path) -> Path:
@@ -361,37 +361,66 @@ def read_manifest_meta(path: Path) -> dict[str, str]:
 
 def read_manifest(path: Path) -> Manifest:
     """Read a manifest written by :func:`write_manifest`."""
+    data = _manifest_bytes(path)
+    manifest = Manifest(data_hash=hash(data))
+    entries = manifest.entries
+    rows = 0
+    for rel, size, md5 in _rows(path, _manifest_text(path, data), manifest.meta):
+        entries[rel] = (size, md5)
+        rows += 1
+    manifest.rows = rows
+    return manifest
+
+
+def _manifest_bytes(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
+
+
+def _manifest_text(path: Path, data: bytes) -> list[str]:
+    """Return the lines after the first of a manifest's bytes, or refuse what is no manifest."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a qa2pack manifest (it is not UTF-8 text)") from None
     if not text.startswith(MANIFEST_MAGIC):
         raise InputError(f"{path} is not a qa2pack manifest")
-    manifest = Manifest()
-    for line in text.splitlines()[1:]:
+    return text.splitlines()[1:]
+
+
+def _rows(manifest_file: Path, lines: Iterable[str], meta: dict[str, str]) -> Iterator[Row]:
+    """Yield each row of a manifest's lines as (path, size, md5 or None); facts go to ``meta``, other lines nowhere."""
+    for line in lines:
         if line.startswith("# "):
             key, sep, value = line[2:].partition(": ")
             if sep:
-                manifest.meta[key] = value
+                meta[key] = value
             continue
         parts = line.split("\t")
         if len(parts) != 3:
             continue
         md5, size, rel = parts
-        manifest.entries[unescape_field(rel)] = (int(size), None if md5 == "-" else md5)
-    return manifest
+        try:
+            nbytes = int(size)
+        except ValueError:
+            raise InputError(f"{manifest_file} is not a qa2pack manifest: the size in {line!r} is not a number") from None
+        yield unescape_field(rel), nbytes, None if md5 == "-" else md5
 
 
 def files_to_hash(manifest: Manifest, root: str) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Return the files of a manifest that have an md5, with their sizes, and their (key, path) pairs below root.
+    """Return the files of a manifest that have an md5, with their sizes, and their (key, path) pairs below root."""
+    listed = {rel: size for rel, (size, md5) in manifest.entries.items() if _to_hash(rel, md5)}
+    return listed, [(rel, f"{root}/{rel}") for rel in listed]
+
+
+def _to_hash(rel: str, md5: str | None) -> bool:
+    """Tell whether a manifest's file is hashed: it has an md5, and its path leads nowhere outside the package.
 
     A path that would lead outside root (absolute, or through ``..``) is never read.
     """
-    listed = {rel: size for rel, (size, md5) in manifest.entries.items()
-              if md5 and rel[:1] != "/" and (".." not in rel or ".." not in rel.split("/"))}
-    return listed, [(rel, f"{root}/{rel}") for rel in listed]
+    return bool(md5) and rel[:1] != "/" and (".." not in rel or ".." not in rel.split("/"))
 
 
 def hash_runs(pairs: list[tuple[str, str]], workers: int,
@@ -401,21 +430,34 @@ def hash_runs(pairs: list[tuple[str, str]], workers: int,
     With the sizes known, a run also ends at 32 MB, so that big files are shared out as well
     and no thread is left hashing a run of them at the end.
     """
-    size = min(256, max(1, len(pairs) // (8 * max(1, workers))))
+    size = _files_per_run(len(pairs), workers)
     if sizes is None:
         return [pairs[start:start + size] for start in range(0, len(pairs), size)]
-    chunks = []
-    start = 0
-    while start < len(pairs):
-        run = pairs[start:start + size]
-        filled = list(accumulate(map(sizes.get, map(itemgetter(0), run), repeat(0))))
-        run = run[:bisect_left(filled, _RUN_BYTES) + 1]  # up to the file that fills it
-        chunks.append(run)
-        start += len(run)
-    return chunks
+    return list(_runs(((key, path, sizes.get(key, 0)) for key, path in pairs), size))
 
 
+_RUN_FILES = 256
 _RUN_BYTES = 32 << 20
+_RUNS_PER_WORKER = 8
+
+
+def _files_per_run(files: int, workers: int) -> int:
+    """Return the files in a run: a few runs per worker, at most ``_RUN_FILES``."""
+    return min(_RUN_FILES, max(1, files // (_RUNS_PER_WORKER * max(1, workers))))
+
+
+def _runs(files: Iterable[tuple[str, str, int]], size: int) -> Iterator[list[tuple[str, str]]]:
+    """Yield runs of ``size`` (key, path) pairs from (key, path, bytes), each ended early by the file that fills 32 MB."""
+    run: list[tuple[str, str]] = []
+    filled = 0
+    for key, path, nbytes in files:
+        run.append((key, path))
+        filled += nbytes
+        if len(run) == size or filled >= _RUN_BYTES:
+            yield run
+            run, filled = [], 0
+    if run:
+        yield run
 
 
 def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Callable[[str], tuple[str, int]],
@@ -520,7 +562,7 @@ def _hash_job(hash_one: Callable[[str], tuple[str, int]], chunk: list[tuple[str,
     return len(chunk), True, "".join(lines).encode()
 
 
-def serve_hashes(runs: list[list[tuple[str, str]]], out: int, run: int) -> None:
+def serve_hashes(runs: Iterable[list[tuple[str, str]]], out: int, run: int) -> None:
     """Hash runs of files and report each on the pipe ``out``, as the helper of :func:`hash_files_with_sizes` does.
 
     For a child that begins before the run that adopts it as that helper (``adopt``).
@@ -528,12 +570,34 @@ def serve_hashes(runs: list[list[tuple[str, str]]], out: int, run: int) -> None:
     serve(runs, partial(_hash_job, _md5_and_size), out, run)
 
 
-def runs_fingerprint(runs: list[list[tuple[str, str]]]) -> str:
-    """Return a digest of the paths in each run: two processes with the same one hash the same files in the same runs."""
-    digest = new_md5()
-    for chunk in runs:
-        digest.update(("\0".join([path for _, path in chunk]) + "\n").encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+def runs_key(manifest: Manifest, root: str, workers: int) -> str | None:
+    """Return what names the runs this manifest's files are hashed in below root (:func:`runs_reading`).
+
+    The runs are a function of the manifest's bytes, root and the workers, so equal keys mean
+    equal runs.  The key holds within a process and those forked from it (``hash`` of bytes is
+    salted per process).  None where a path is listed twice: the runs read row by row differ.
+    """
+    if manifest.rows != len(manifest.entries):
+        return None
+    return _key(manifest.data_hash, root, workers)
+
+
+def _key(data_hash: int, root: str, workers: int) -> str:
+    return f"{hash((data_hash, root, workers)):x}"
+
+
+def runs_reading(path: Path, root: str, workers: int) -> tuple[str, Iterator[list[tuple[str, str]]]]:
+    """Return the key of a manifest's runs (:func:`runs_key`) and the runs, made while its rows are read.
+
+    The first run is ready once the rows that decide the run length are read (a few thousand
+    at most), not the whole manifest: a child hashing ahead of a verify starts sooner.
+    """
+    data = _manifest_bytes(path)
+    files = ((rel, f"{root}/{rel}", size) for rel, size, md5 in _rows(path, _manifest_text(path, data), {})
+             if _to_hash(rel, md5))
+    enough = _RUN_FILES * _RUNS_PER_WORKER * max(1, workers)  # from this many files on, runs are the longest
+    first = list(islice(files, enough))
+    return _key(hash(data), root, workers), _runs(chain(first, files), _files_per_run(len(first), workers))
 
 
 def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
