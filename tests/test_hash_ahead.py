@@ -157,8 +157,8 @@ def test_the_runs_made_while_reading_are_the_runs_of_the_whole_manifest(rows, wo
         else:
             folder, size, md5 = row
             lines.append(f"{md5}\t{size}\t{escape_field(f'{folder}{number}')}")
-    with tempfile.TemporaryDirectory() as folder, mock.patch.object(manifest_module, "_RUN_FILES", run_files):
-        path = Path(folder, "p.manifest.tsv")
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(manifest_module, "_RUN_FILES", run_files):
+        path = Path(tmp, "p.manifest.tsv")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         key, runs = runs_reading(path, "/pack", workers)
         listed, pairs = files_to_hash(read_manifest(path), "/pack")

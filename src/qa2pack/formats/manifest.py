@@ -571,7 +571,7 @@ def serve_hashes(runs: Iterable[list[tuple[str, str]]], out: int, run: int) -> N
 
 
 def runs_key(manifest: Manifest, root: str, workers: int) -> str | None:
-    """Return what names the runs this manifest's files are hashed in below root (:func:`runs_reading`).
+    """Return the key of the runs this manifest's files are hashed in below root, as :func:`runs_reading` makes it.
 
     The runs are a function of the manifest's bytes, root and the workers, so equal keys mean
     equal runs.  The key holds within a process and those forked from it (``hash`` of bytes is
