@@ -365,7 +365,7 @@ def read_manifest(path: Path) -> Manifest:
     manifest = Manifest(data_hash=hash(data))
     entries = manifest.entries
     rows = 0
-    for rel, size, md5 in _rows(path, _manifest_text(path, data), manifest.meta):
+    for rel, size, md5 in _rows(path, _read_lines(path, data), manifest.meta):
         entries[rel] = (size, md5)
         rows += 1
     manifest.rows = rows
@@ -379,7 +379,7 @@ def _manifest_bytes(path: Path) -> bytes:
         raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
 
 
-def _manifest_text(path: Path, data: bytes) -> list[str]:
+def _read_lines(path: Path, data: bytes) -> list[str]:
     """Return the lines after the first of a manifest's bytes, or refuse what is no manifest."""
     try:
         text = data.decode("utf-8")
@@ -430,10 +430,8 @@ def hash_runs(pairs: list[tuple[str, str]], workers: int,
     With the sizes known, a run also ends at 32 MB, so that big files are shared out as well
     and no thread is left hashing a run of them at the end.
     """
-    size = _files_per_run(len(pairs), workers)
-    if sizes is None:
-        return [pairs[start:start + size] for start in range(0, len(pairs), size)]
-    return list(_runs(((key, path, sizes.get(key, 0)) for key, path in pairs), size))
+    known = sizes or {}
+    return list(_runs(((key, path, known.get(key, 0)) for key, path in pairs), _files_per_run(len(pairs), workers)))
 
 
 _RUN_FILES = 256
@@ -593,7 +591,7 @@ def runs_reading(path: Path, root: str, workers: int) -> tuple[str, Iterator[lis
     at most), not the whole manifest: a child hashing ahead of a verify starts sooner.
     """
     data = _manifest_bytes(path)
-    files = ((rel, f"{root}/{rel}", size) for rel, size, md5 in _rows(path, _manifest_text(path, data), {})
+    files = ((rel, f"{root}/{rel}", size) for rel, size, md5 in _rows(path, _read_lines(path, data), {})
              if _to_hash(rel, md5))
     enough = _RUN_FILES * _RUNS_PER_WORKER * max(1, workers)  # from this many files on, runs are the longest
     first = list(islice(files, enough))
