@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,28 @@ def test_a_package_verified_with_the_helper_reports_what_it_would_without(copy_p
     helped = verify_package(copy_package)
     assert not alone.ok and helped.problems == alone.problems and helped.notes == alone.notes
     assert helped.checksums == alone.checksums == alone.files - 1  # all but the extra file
+
+
+def test_the_run_the_helper_is_on_when_the_two_meet_is_not_hashed_twice(tmp_path: Path, monkeypatch) -> None:
+    """This process hashes from the last run down; the one run left is the helper's, and it waits for it."""
+    pairs = _files(tmp_path / "data", 300)
+    expected = hash_files(pairs, workers=1)
+    monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
+    run, real = os.getpid(), manifest_module._md5_and_size
+    hashed_here: list[str] = []
+
+    def slow_in_the_helper(path: str) -> tuple[str, int]:
+        if os.getpid() != run:
+            time.sleep(0.003)  # the helper is still on its first run when this process has hashed the others
+        else:
+            hashed_here.append(path)
+        return real(path)
+
+    monkeypatch.setattr(manifest_module, "_md5_and_size", slow_in_the_helper)
+    assert hash_files(pairs) == expected
+    first, *rest = manifest_module.hash_runs(pairs, 2)
+    assert rest and not {path for _, path in first} & set(hashed_here)
+    assert {path for _, path in chain.from_iterable(rest)} <= set(hashed_here)
 
 
 def test_hashes_are_complete_even_if_the_helper_dies(tmp_path: Path, monkeypatch) -> None:

@@ -286,6 +286,40 @@ def test_a_member_folder_gone_from_a_package_is_named_absent(copy_package: Path)
     assert report.absent_members == {MEMBER}
 
 
+def _add_extra(package: Path) -> None:
+    (package / MEMBER / "qa/notes.txt").write_text("extra")
+
+
+def _unhashed_row_of_another_size(package: Path) -> None:
+    """A row with no md5: only its size is compared, and here it is off by one."""
+    manifest = manifest_module.manifest_path(package)
+    lines = manifest.read_text().splitlines(keepends=True)
+    row = next(n for n, line in enumerate(lines) if line.endswith("/log/ipython.log\n"))
+    _, size, rel = lines[row].split("\t")
+    lines[row] = f"-\t{int(size) + 1}\t{rel}"
+    manifest.write_text("".join(lines))
+
+
+def _flip_a_byte(package: Path) -> None:
+    png = package / MEMBER / "qa/uid___A002_X3c9295_X8c__qa2_part1.png"
+    png.write_bytes(png.read_bytes()[:-1] + b"x")
+
+
+_DAMAGES = {"none": lambda package: None, "extra": _add_extra, "unhashed size": _unhashed_row_of_another_size,
+            "corrupted": _flip_a_byte, "missing": lambda package: (package / MEMBER / "log/ipython.log").unlink()}
+
+
+@pytest.mark.parametrize("damage", list(_DAMAGES))
+def test_a_package_found_whole_as_its_manifest_says_reports_what_one_by_one_does(copy_package: Path, damage: str,
+                                                                                 monkeypatch) -> None:
+    _DAMAGES[damage](copy_package)
+    report = verify_package(copy_package)
+    monkeypatch.setattr(verify_module, "_others_agree", lambda *_: False)
+    one_by_one = verify_package(copy_package)
+    assert report.problems == one_by_one.problems and report.checksums == one_by_one.checksums
+    assert report.ok == (damage == "none") and report.files == one_by_one.files
+
+
 _PATHS = st.sampled_from(["a/x", "a/y", "b/z", "b/w/v", MARKER])
 _MD5S = st.sampled_from(["0" * 32, "1" * 32, "2" * 32])
 

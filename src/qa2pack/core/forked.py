@@ -15,6 +15,7 @@ any failure) and stops by itself within a few hundred files if the run is killed
 from __future__ import annotations
 
 import os
+import select
 from collections.abc import Iterable, Sequence
 from typing import Callable, Generic, NamedTuple, TypeVar
 
@@ -79,6 +80,7 @@ class Helper(Generic[Job]):
         self.finished: list[int] = []
         self.stopped: Report | None = None
         self.lost = ""  # why the helper ended without saying where it stopped, if it did
+        self.gone = False  # its pipe ended: it reports nothing more
         self._buffer = received  # what the child sent that was read before it was adopted
         self.pid, self._read = pid, read
         os.set_blocking(self._read, False)
@@ -88,8 +90,18 @@ class Helper(Generic[Job]):
         try:
             data = os.read(self._read, 1 << 16)
         except BlockingIOError:
-            data = b""
+            data = b""  # nothing new: what was received before it was adopted may still be taken
+        else:
+            self.gone = not data
         return self._take(data)
+
+    def next_reports(self) -> list[Report]:
+        """Wait until the helper ends one more job, or ends; return the jobs ended since the last call (none: it is gone)."""
+        while not self.gone:
+            select.select([self._read], [], [])
+            if reports := self.poll():
+                return reports
+        return []
 
     def _take(self, data: bytes) -> list[Report]:
         self._buffer += data

@@ -526,11 +526,11 @@ def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, c
     adopt = partial(early.adopt, key) if early is not None and key and forks_helper(len(pairs), ahead.WORKERS) else None
     if early is not None and adopt is None:
         early.close()  # now: hashing on threads, it would only take a core from them
-    seen: list[tuple[PackageView, ContentChecks]] = []
+    seen: list[tuple[PackageView, ContentChecks, dict[str, tuple[str | None, int]]]] = []
 
     def read_and_check() -> dict[str, int]:  # while the hashing starts; only files present are hashed
         view = view_from_folder(packpath, sized_later=listed)
-        seen.append((view, content_checks(view, config, expect_uids, from_tars=False)))
+        seen.append((view, content_checks(view, config, expect_uids, from_tars=False), _expected_hashes(loaded, listed)))
         return view.files
 
     progress = progress or SilentProgress()
@@ -540,11 +540,28 @@ def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, c
                                        meanwhile=read_and_check, adopt=adopt)
     finally:
         progress.finish()
-    view, content = seen[0]
+    view, content, expected = seen[0]
+    if hashed == expected and _others_agree(view, loaded, listed):  # nearly always: nothing to compare one by one
+        _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content,
+                    against=([], len(hashed)))
+        return report
     view.md5 = dict(zip(hashed, map(itemgetter(0), hashed.values())))
     view.files.update(zip(hashed, map(itemgetter(1), hashed.values())))
     _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content)
     return report
+
+
+def _expected_hashes(manifest: Manifest, listed: Mapping[str, int]) -> dict[str, tuple[str | None, int]]:
+    """Return the listed files' (md5, size) as the manifest has them: what hashing them must find."""
+    entries = manifest.entries
+    return {rel: (entries[rel][1], size) for rel, size in listed.items()}
+
+
+def _others_agree(view: PackageView, manifest: Manifest, listed: Mapping[str, int]) -> bool:
+    """Tell whether the package holds the manifest's files, no others, and those not hashed have its sizes."""
+    entries = manifest.entries
+    return view.files.keys() == entries.keys() and \
+        all(view.files[rel] == entries[rel][0] for rel in entries.keys() - listed.keys())
 
 
 class ContentChecks(NamedTuple):
@@ -563,14 +580,18 @@ def content_checks(view: PackageView, config: Config, expect_uids: bool, from_ta
 
 
 def _check_view(view: PackageView, report: VerifyReport, manifest: Manifest | None, sizes: bool, config: Config,
-                expect_uids: bool, from_tars: bool, content: ContentChecks | None = None) -> None:
-    """Run every check on a package view, from a folder or from tars, into the report."""
+                expect_uids: bool, from_tars: bool, content: ContentChecks | None = None,
+                against: tuple[list[Problem], int] | None = None) -> None:
+    """Run every check on a package view, from a folder or from tars, into the report.
+
+    ``against`` is the comparison with the manifest (problems, md5s compared), where the caller made it already.
+    """
     content = content or content_checks(view, config, expect_uids, from_tars)
     report.files = len(view.files)
     report.problems += content.layout
     if manifest is not None:
         # With a manifest, the tars must hold all of it: a member in none of them is missing too.
-        problems, compared = check_against_manifest(view, manifest, sizes=sizes)
+        problems, compared = against or check_against_manifest(view, manifest, sizes=sizes)
         report.problems += problems
         report.checksums += compared
         if not manifest.entries.keys() <= view.files.keys():  # with every file present, every member is

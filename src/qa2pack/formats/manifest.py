@@ -506,10 +506,11 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
 
     The helper is the child ``adopt`` returns for these runs (one that began before this run
     did), or else one forked now.  This process first does ``meanwhile`` (work that needs no
-    hash), so the helper's share grows by what that costs.  When the two meet, the helper is
-    stopped; what it did not finish (it stopped at an error, or died) is hashed here, so an error
-    reads as it would without it.  Hashing only reads: a run hashed twice, or a helper killed in
-    the middle of one, costs time only.
+    hash), so the helper's share grows by what that costs.  The last run left is the one the
+    helper is on: this process waits for it rather than hash it too (a run of big files costs
+    seconds).  Then the helper is stopped; what it did not finish (it stopped at an error, or
+    died) is hashed here, so an error reads as it would without it.  Hashing only reads: a run
+    hashed twice, or a helper killed in the middle of one, costs time only.
     """
     new_md5()  # load OpenSSL's md5 before the fork, not in the helper too
     helper = adopt(chunks) if adopt is not None else None
@@ -534,6 +535,9 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
         wanted = meanwhile() if meanwhile is not None else None
         take(helper.poll())
         while back > len(helper.finished) and helper.stopped is None:
+            if back - 1 == len(helper.finished) and not helper.gone:  # the helper is on the one run left
+                take(helper.next_reports())  # wait for it: hashing it here too would only double it
+                continue
             back -= 1
             results.update(_hash_run(hash_one, advance, wanted, chunks[back]))
             take(helper.poll())
