@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa2pack.analyst.casatables import make_fits
-from qa2pack.formats.fitsinfo import SAMPLE_VALUES, _robust_rms, _summarize_with_astropy, summarize_fits
+from qa2pack.formats.fitsinfo import (
+    SAMPLE_VALUES,
+    FitsProblem,
+    _robust_rms,
+    _summarize_with_astropy,
+    read_summaries,
+    summarize_fits,
+)
 
 
 def _header(**cards: object) -> fits.Header:
@@ -123,6 +130,28 @@ def test_both_readers_say_the_same_for_every_kind_of_image(tmp_path: Path) -> No
     for name in ("casa", "sampled", "extension", "integers"):
         own, reference = summarize_fits(tmp_path / f"{name}.fits"), _summarize_with_astropy(tmp_path / f"{name}.fits")
         assert own is not None and own == reference, name
+
+
+def test_files_read_a_few_at_once_give_what_each_gives_alone(tmp_path: Path) -> None:
+    """Images, cubes, compressed ones (astropy, one at a time), broken ones: the same summary or reason, in order."""
+    rng = numpy.random.default_rng(6)
+    paths = []
+    for n in range(3):
+        make_fits(tmp_path / f"casa{n}.fits", size=60 + n)
+        data = rng.normal(0, 1.0 + n, (32, 48)).astype("f4")
+        fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, _header(BUNIT="Jy/beam"))]).writeto(tmp_path / f"c{n}.fits")
+        paths += [tmp_path / f"casa{n}.fits", tmp_path / f"c{n}.fits"]
+    (tmp_path / "empty.fits").touch()
+    (tmp_path / "text.fits").write_text("not an image")
+    (tmp_path / "cut.fits").write_bytes((tmp_path / "casa0.fits").read_bytes()[: 2880 * 3])
+    paths += [tmp_path / name for name in ("empty.fits", "text.fits", "cut.fits")]
+
+    def said(found: object) -> object:
+        return ("problem", str(found)) if isinstance(found, FitsProblem) else found
+
+    alone = [said(found) for found in read_summaries(paths, readers=1)]
+    assert [said(found) for found in read_summaries(paths, readers=4)] == alone
+    assert sum(isinstance(found, tuple) for found in alone) == 3 and all(alone[:6])
 
 
 def _mad_by_two_sorts(values: list[float]) -> float:

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import warnings
 from array import array
 from bisect import bisect_left
@@ -31,6 +32,8 @@ _MAX_HEADER_BLOCKS = 10_000  # a header longer than this (28 MB) is not an image
 SAMPLE_VALUES = 1 << 15  # pixels read for the noise (about 1% precision); smaller images are read whole
 _SAMPLE_RUNS = 64
 _TYPECODES = {8: "B", 16: "h", 32: "i", 64: "q", -32: "f", -64: "d"}
+READERS = 4  # files read at once by read_summaries
+_ASTROPY = threading.Lock()  # one astropy read at a time: it records warnings, which are the process's
 
 
 class _NotHandled(Exception):
@@ -48,6 +51,27 @@ def summarize_fits(path: Path) -> ImageSummary | None:
     except FitsProblem as exc:
         log.warning("FITS image %s: %s", path, exc)
         return None
+
+
+def read_summaries(paths: Sequence[Path], readers: int = READERS) -> list[ImageSummary | FitsProblem | None]:
+    """Return what :func:`read_summary` returns (or raises) for each file, reading a few files at once.
+
+    A cube's sample is 64 reads spread over the file: on cold storage each waits for the disk,
+    and reads let other threads run, so several files at once overlap those waits (eight cold
+    100 MB cubes: 72 -> 48 ms on a local disk; a network disk waits longer for each).
+    """
+    def one(path: Path) -> ImageSummary | FitsProblem | None:
+        try:
+            return read_summary(path)
+        except FitsProblem as exc:
+            return exc
+
+    if readers < 2 or len(paths) < 2:
+        return [one(path) for path in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(readers, len(paths)), thread_name_prefix="qa2pack-fits") as pool:
+        return list(pool.map(one, paths))
 
 
 def read_summary(path: Path) -> ImageSummary | None:
@@ -300,7 +324,7 @@ def _summarize_with_astropy(path: Path) -> ImageSummary | None:
     from astropy.io import fits
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _ASTROPY, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with open(path, "rb") as handle, fits.open(handle, memmap=True, do_not_scale_image_data=True) as hdus:
                 hdu = next((h for h in hdus if h.is_image and h.header.get("NAXIS", 0) > 0), None)

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..core.errors import InputError, PackpathError
 from ..core.options import PackageOptions
 from ..formats.atomic import read_user_text
-from ..formats.fitsinfo import FitsProblem, read_summary
+from ..formats.fitsinfo import FitsProblem, read_summaries
 from ..formats.manifest import md5_file
 from ..planning.draft import (
     ContentFacts,
@@ -59,13 +59,11 @@ def gather_facts(draft: Draft) -> ContentFacts:
     fixplanets = frozenset(scripts[p] for p in files_containing(scripts, b"fixplanets"))
     images: dict[str, ImageSummary] = {}
     problems: dict[str, str] = {}
-    for source in draft.fits_sources():
-        try:
-            summary = read_summary(root / source)
-        except FitsProblem as exc:
-            problems[source] = str(exc)
-            continue
-        if summary is None:
+    sources = draft.fits_sources()
+    for source, summary in zip(sources, read_summaries([root / source for source in sources])):
+        if isinstance(summary, FitsProblem):
+            problems[source] = str(summary)
+        elif summary is None:
             problems[source] = "holds no image (no HDU with image data)"
         else:
             images[source] = summary
