@@ -83,6 +83,10 @@ def test_everything_inside_a_table_belongs_to_it(build) -> None:
     assert "DATA_DESCRIPTION/table.dat" in inner and "table.info" in inner
     assert "DATA_DESCRIPTION" in unit.dirs
     assert unit.size == sum(p.stat().st_size for p in (root / "x/uid___A002_X1_X2.ms").rglob("*") if p.is_file())
+    table = root / "x/uid___A002_X1_X2.ms"
+    assert list(unit.files) == sorted((p.relative_to(table).as_posix(), p.stat().st_size)
+                                      for p in table.rglob("*") if p.is_file())  # in path order, whatever order the folder lists
+    assert list(unit.dirs) == sorted(p.relative_to(table).as_posix() for p in table.rglob("*") if p.is_dir())
 
 
 def test_a_qa2_folder_of_pngs_is_not_a_plot_folder(build) -> None:

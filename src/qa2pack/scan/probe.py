@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -268,7 +269,7 @@ class _Walker:
             prefix = inner + "/"
             files.extend((prefix + name, size) for name, size in sub.sized())
             stack.extend((prefix + d[0], d[1]) for d in sub.dirs)
-        files.sort()
+        files.sort(key=itemgetter(0))  # paths are unique: comparing them alone is the same order, sooner
         dirs.sort()
         return Unit(name, rel, kind, tuple(files), tuple(dirs), table_type, real_rel)
 
