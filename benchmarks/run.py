@@ -229,10 +229,56 @@ def run_memory(files: int, gb: float, work: Path) -> dict[str, object]:
     return memory
 
 
+PROBE_FOLDERS, PROBE_LINKS = 300, 3000
+
+
+def filesystem_probe(work: Path) -> dict[str, float]:
+    """Time, in microseconds, what ``cp -al`` spends its time on here: making a folder, and a hard link.
+
+    Both move with the file system's state (a folder costs far more after many were made and
+    removed), and every ratio to ``cp -al`` moves with them: the run records them at its start
+    and its end, so that two runs' tables can be read side by side.
+    """
+    probe = work / "filesystem-probe"
+    (probe / "links").mkdir(parents=True)
+    (probe / "file").write_bytes(b"x")
+    folder, source, links = str(probe), str(probe / "file"), str(probe / "links")
+    start = time.perf_counter()
+    for n in range(PROBE_FOLDERS):
+        os.mkdir(f"{folder}/d{n}")
+    folder_us = (time.perf_counter() - start) / PROBE_FOLDERS * 1e6
+    start = time.perf_counter()
+    for n in range(PROBE_LINKS):
+        os.link(source, f"{links}/l{n}")
+    link_us = (time.perf_counter() - start) / PROBE_LINKS * 1e6
+    shutil.rmtree(probe)
+    return {"folder_us": round(folder_us, 1), "link_us": round(link_us, 1)}
+
+
+def machine() -> dict[str, object]:
+    """The machine the run timed: cores, processor, Python, system, and minutes since it started."""
+    facts: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "system": platform.platform()}
+    try:
+        facts["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                            if line.startswith("model name"))
+        facts["up_minutes"] = round(float(Path("/proc/uptime").read_text().split()[0]) / 60)
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass  # not Linux: the cores, Python and system say enough
+    return facts
+
+
 def markdown(results: dict) -> str:  # type: ignore[type-arg]
     """The published tables: every shape, every comparison, every repetition, holds or not."""
     lines = [f"Run of {results['date']} on {results['machine']['cpus']} cores, Python {results['machine']['python']}, "
-             f"{results['reps']} alternated pairs per comparison: `{results['command']}`", "",
+             f"{results['reps']} alternated pairs per comparison: `{results['command']}`", ""]
+    if "filesystem" in results:
+        box, fs = results["machine"], results["filesystem"]
+        up = f", up {box['up_minutes']} minutes when the run began" if "up_minutes" in box else ""
+        lines += [f"Machine: {box.get('cpu', box['system'])}{up}. Making a folder took {fs['start']['folder_us']} µs "
+                  f"and a hard link {fs['start']['link_us']} µs at the start of the run, {fs['end']['folder_us']} and "
+                  f"{fs['end']['link_us']} µs at its end (`cp -al` does little else).", ""]
+    lines += [
              "| shape | files | data | comparison | qa2pack (s) | peer (s) | ratio | pairs | target | holds | "
              "peak MB | Python floor |", "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | --- |"]
     for name, shape in results["shapes"].items():
@@ -287,14 +333,15 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     results: dict = {  # type: ignore[type-arg]
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
-        "reps": args.reps, "memory_files": args.memory_files,
+        "machine": machine(), "reps": args.reps, "memory_files": args.memory_files,
     }
     compile_installed()
     try:
+        start = filesystem_probe(work)
         results["shapes"] = run_shapes([s for s in args.shapes.split(",") if s], work, args.reps)
         results["inspect"] = run_inspect([int(s) for s in args.inspect.split(",") if s], work, args.reps)
         results["memory"] = run_memory(args.memory_files, args.memory_gb, work) if args.memory_gb >= 0 else {}
+        results["filesystem"] = {"start": start, "end": filesystem_probe(work)}
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
