@@ -541,13 +541,12 @@ def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, c
     finally:
         progress.finish()
     view, content, expected = seen[0]
-    if hashed == expected and _others_agree(view, loaded, listed):  # nearly always: nothing to compare one by one
-        _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content,
-                    against=([], len(hashed)))
-        return report
-    view.md5 = dict(zip(hashed, map(itemgetter(0), hashed.values())))
-    view.files.update(zip(hashed, map(itemgetter(1), hashed.values())))
-    _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content)
+    whole = hashed == expected and _others_agree(view, loaded, listed)  # nearly always: nothing to compare one by one
+    if not whole:
+        view.md5 = dict(zip(hashed, map(itemgetter(0), hashed.values())))
+        view.files.update(zip(hashed, map(itemgetter(1), hashed.values())))
+    _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content,
+                against=([], len(hashed)) if whole else None)
     return report
 
 
