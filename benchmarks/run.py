@@ -273,9 +273,9 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
     lines = [f"Run of {results['date']} on {results['machine']['cpus']} cores, Python {results['machine']['python']}, "
              f"{results['reps']} alternated pairs per comparison: `{results['command']}`", ""]
     if "filesystem" in results:
-        box, fs = results["machine"], results["filesystem"]
-        up = f", up {box['up_minutes']} minutes when the run began" if "up_minutes" in box else ""
-        lines += [f"Machine: {box.get('cpu', box['system'])}{up}. Making a folder took {fs['start']['folder_us']} µs "
+        host, fs = results["machine"], results["filesystem"]
+        up = f", up {host['up_minutes']} minutes when the run began" if "up_minutes" in host else ""
+        lines += [f"Machine: {host.get('cpu', host['system'])}{up}. Making a folder took {fs['start']['folder_us']} µs "
                   f"and a hard link {fs['start']['link_us']} µs at the start of the run, {fs['end']['folder_us']} and "
                   f"{fs['end']['link_us']} µs at its end (`cp -al` does little else).", ""]
     lines += [

@@ -265,7 +265,7 @@ def test_the_run_the_helper_is_on_when_the_two_meet_is_not_hashed_twice(tmp_path
 
     def slow_in_the_helper(path: str) -> tuple[str, int]:
         if os.getpid() != run:
-            time.sleep(0.003)  # the helper is still on its first run when this process has hashed the others
+            time.sleep(0.02)  # the helper is still on its first run long after this process has hashed the others
         else:
             hashed_here.append(path)
         return real(path)
