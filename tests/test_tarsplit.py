@@ -275,18 +275,28 @@ def test_a_failed_write_surfaces_and_the_md5_matches_what_was_written(tmp_path: 
     assert (tmp_path / "out").read_bytes() == b"".join(data)
 
 
-def test_pieces_and_blocks_are_hashed_and_written_in_the_order_given(tmp_path: Path) -> None:
+def test_pieces_and_files_are_hashed_and_written_in_the_order_given(tmp_path: Path) -> None:
     from qa2pack.formats.manifest import HashingWriter
 
-    pieces = [(b"h%d" % n, bytes([n]) * (n * 9_000), b"\0" * (n % 7)) for n in range(200)]
-    expected = b""
-    with open(tmp_path / "out", "wb") as handle, HashingWriter(handle) as writer:
-        for n, group in enumerate(pieces):
-            if n % 50 == 49:  # now and then a block too big to gather, between gathered pieces
-                writer.write(bytes([n]) * (2 << 20))
-                expected += bytes([n]) * (2 << 20)
-            writer.write_pieces(*group)
-            expected += b"".join(group)
+    data = bytes(range(256)) * 40_000  # 10 MB: its reads cross the ends of the 4 MiB blocks
+    (tmp_path / "source").write_bytes(data)
+    pieces = [(b"h%d" % n, bytes([n]) * (n * 900), b"\0" * (n % 7)) for n in range(200)]
+    expected, pos = b"", 0
+    fd = os.open(tmp_path / "source", os.O_RDONLY)
+    try:
+        with open(tmp_path / "out", "wb") as handle, HashingWriter(handle) as writer:
+            for n, group in enumerate(pieces):
+                if n % 50 == 49:  # now and then part of a file, read straight into the blocks
+                    size = 1_000_003 + n
+                    assert writer.read_from(fd, size) == size
+                    expected, pos = expected + data[pos:pos + size], pos + size
+                for piece in group:
+                    writer.write(piece)
+                expected += b"".join(group)
+            assert writer.read_from(fd, 1 << 30) == len(data) - pos  # the file ended first
+            expected += data[pos:]
+    finally:
+        os.close(fd)
     assert writer.size == len(expected)
     assert writer.digest.hexdigest() == hashlib.md5(expected).hexdigest()
     assert (tmp_path / "out").read_bytes() == expected

@@ -503,49 +503,28 @@ def write_tar(entries: Iterable[TarEntry], tmp: Path, name: str, progress: Progr
 def _copy_data(entry: TarEntry, header: bytes, writer: HashingWriter) -> None:
     """Copy a file's header and exactly its listed bytes, or raise SourceChanged if it is not the file listed.
 
-    The file is checked once it is read: its size and modification time must still be those
-    listed (to the nanosecond when the listing kept them), which also catches a change while it
-    was read.  A small file is read in one call and handed over with its header and padding
-    only once checked; a big one is checked before it is read too, so a changed one is not
-    read in vain.
+    The file is read straight into the writer's blocks, then checked: its size and modification
+    time must still be those listed (to the nanosecond when the listing kept them), which also
+    catches a change while it was read.  A big one is checked before it is read too, so a
+    changed one is not read in vain.  A part that meets a changed file is removed whole, so
+    what was already handed over of it never reaches a finished tar.
     """
     try:
         fd = os.open(entry.source, os.O_RDONLY)  # not open(): a file object costs more than a small file's data
     except FileNotFoundError:
         raise SourceChanged(entry.source, "vanished") from None
     try:
-        if entry.size < _SMALL_FILE:
-            data = os.read(fd, entry.size)  # one read, nearly always
-            if len(data) < entry.size:
-                data = b"".join((data, *_read_listed(fd, entry, len(data))))
-            pieces: tuple[bytes, ...] = (header, data)
-        else:
-            if not _as_listed(os.fstat(fd), entry):
-                raise SourceChanged(entry.source, "changed (size or modification time)")
-            writer.write(header)
-            for chunk in _read_listed(fd, entry):
-                writer.write(chunk)
-            pieces = ()
+        if entry.size >= _BIG_FILE and not _as_listed(os.fstat(fd), entry):
+            raise SourceChanged(entry.source, "changed (size or modification time)")
+        writer.write(header)
+        if writer.read_from(fd, entry.size) < entry.size:
+            raise SourceChanged(entry.source, "became shorter")
         after = os.fstat(fd)
     finally:
         os.close(fd)
     if not _as_listed(after, entry):
         raise SourceChanged(entry.source, "changed (size or modification time)")
-    writer.write_pieces(*pieces, _ZEROS[:-entry.size % BLOCK])
-
-
-def _read_listed(fd: int, entry: TarEntry, done: int = 0) -> Iterator[bytes]:
-    """Yield the listed size of a file, after the ``done`` bytes read already, in chunks as it is read.
-
-    A big file is never held whole.
-    """
-    remaining = entry.size - done
-    while remaining:
-        chunk = os.read(fd, min(remaining, _COPY_CHUNK))
-        if not chunk:
-            raise SourceChanged(entry.source, "became shorter")
-        yield chunk
-        remaining -= len(chunk)
+    writer.write(_ZEROS[:-entry.size % BLOCK])
 
 
 def _as_listed(st: os.stat_result, entry: TarEntry) -> bool:
@@ -554,8 +533,7 @@ def _as_listed(st: os.stat_result, entry: TarEntry) -> bool:
     return st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
 
 
-_COPY_CHUNK = 4 << 20
-_SMALL_FILE = 1 << 20  # read in one call, handed over with its header (the writer gathers such pieces)
+_BIG_FILE = 1 << 20  # checked before it is read as well as after
 
 
 def write_sidecar(tar_path: Path, md5: str) -> Path:

@@ -7,6 +7,7 @@ separate pass only when asked for.  The manifest is a small TSV file beside pack
 
 from __future__ import annotations
 
+import mmap
 import os
 import queue
 import shutil
@@ -23,6 +24,7 @@ from ..core.errors import InputError
 from ..core.forked import Helper, Report, serve
 from ..core.record import field, record
 from .atomic import escape_field, escape_fields, unescape_field, write_atomic
+from .direct import DIRECT_MIN, StreamOut, aligned_buffer
 
 if TYPE_CHECKING:
     import hashlib
@@ -48,11 +50,14 @@ def new_md5() -> hashlib._Hash:
 _BUFFERS = threading.local()
 
 
-def read_buffer() -> tuple[bytearray, memoryview]:
-    """Return the calling thread's 1 MiB read buffer (made once: zeroing one costs more than hashing a small file)."""
-    found: tuple[bytearray, memoryview] | None = getattr(_BUFFERS, "buffer", None)
+def read_buffer() -> tuple[mmap.mmap, memoryview]:
+    """Return the calling thread's 1 MiB read buffer, page-aligned for direct writes.
+
+    Made once per thread: zeroing one costs more than hashing a small file.
+    """
+    found: tuple[mmap.mmap, memoryview] | None = getattr(_BUFFERS, "buffer", None)
     if found is None:
-        buf = bytearray(CHUNK)
+        buf = aligned_buffer(CHUNK)
         found = _BUFFERS.buffer = (buf, memoryview(buf))
     return found
 
@@ -100,16 +105,20 @@ def copy_with_md5(src: str, dst: str) -> tuple[str, int]:
 
     A source whose size or modification time changes while it is read raises
     :class:`SourceChanged` and leaves no ``dst``: the copy would not be any one version of it.
+    A big file is written past the page cache where the system allows it (:mod:`.direct`).
     """
     digest = new_md5()
     buf, view = read_buffer()
     read = 0
     with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
         before = os.fstat(fin.fileno())
+        out = StreamOut(fout.fileno())
+        if before.st_size >= DIRECT_MIN:
+            out.go_direct()
         while n := fin.readinto(buf):
             chunk = view[:n]
             digest.update(chunk)
-            fout.write(chunk)
+            out.write(chunk)
             read += n
         after = os.fstat(fin.fileno())
     if not _unchanged(before, after, read):
@@ -133,82 +142,127 @@ def stable_md5(path: str) -> tuple[str, int]:
     return md5, read
 
 
-class HashingWriter:
-    """A write-only file object that md5-sums what passes through it (tar parts, archives).
-
-    Three stages run at once: the caller reads and hands blocks over, one thread hashes them
-    (hashlib releases the GIL on large buffers) and one writes them, so a write that waits for
-    the disk stalls neither the hashing nor the reading until 128 MiB are in flight.  Small
-    writes (tar headers) are gathered into 1 MiB blocks first.  Use it as a context manager:
-    closing finishes both threads and raises any error of the writing one.
-    """
-
-    _BATCH = 1 << 20
-    _IN_FLIGHT = 32  # blocks of 1 to 4 MiB, shared by both queues (one copy of each)
+class _HandleOut:
+    """A file object with no descriptor of its own (tests, wrapped streams), written as it asks."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
+
+    def go_direct(self) -> bool:
+        return False
+
+    def write(self, data: memoryview) -> None:
+        self._handle.write(bytes(data))  # a copy: the block is filled again once this returns
+
+
+def _stream_of(handle: IO[bytes]) -> StreamOut | _HandleOut:
+    """Write to the descriptor under ``handle`` where there is one (past its buffer, which is flushed first)."""
+    try:
+        fd = handle.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        return _HandleOut(handle)
+    handle.flush()
+    return StreamOut(fd, os.lseek(fd, 0, os.SEEK_CUR))
+
+
+class HashingWriter:
+    """A write-only file object that md5-sums what passes through it (tar parts, archives).
+
+    Three stages run at once on a few page-aligned blocks of memory: the caller fills a block
+    (:meth:`write` copies small pieces in, :meth:`read_from` reads a file straight into it), one
+    thread hashes each full block (hashlib releases the GIL on large buffers) and one writes it,
+    past the page cache where it can (:mod:`.direct`), then hands it back to be filled again.
+    The bytes written are the bytes hashed, and at most 64 MiB are in flight.  Use it as a
+    context manager: closing finishes both threads and raises any error of the writing one.
+    """
+
+    _BLOCK = 4 << 20
+    _BLOCKS = 16
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._out = _stream_of(handle)
         self._digest = new_md5()
         self.size = 0
-        self._pending: list[bytes] = []
-        self._pending_size = 0
         self._error: BaseException | None = None
-        self._hash_queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._IN_FLIGHT)
-        self._write_queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._IN_FLIGHT)
+        self._free: queue.Queue[memoryview] = queue.Queue()
+        self._made = 0
+        self._block = self._take()
+        self._fill = 0
+        self._hash_queue: queue.Queue[tuple[memoryview, int] | None] = queue.Queue()
+        self._write_queue: queue.Queue[tuple[memoryview, int] | None] = queue.Queue()
         self._threads = [threading.Thread(target=self._hash, name="qa2pack-md5", daemon=True),
                          threading.Thread(target=self._write, name="qa2pack-write", daemon=True)]
         for thread in self._threads:
             thread.start()
         self._closed = False
 
+    def _take(self) -> memoryview:
+        """Return an empty block: a free one, a new one while fewer than the most exist, else the next freed."""
+        if self._made < self._BLOCKS and self._free.empty():
+            self._made += 1
+            return memoryview(aligned_buffer(self._BLOCK))
+        return self._free.get()
+
     def _hash(self) -> None:
-        while (block := self._hash_queue.get()) is not None:
-            self._digest.update(block)
+        while (item := self._hash_queue.get()) is not None:
+            block, filled = item
+            self._digest.update(block[:filled])
+            self._write_queue.put(item)
+        self._write_queue.put(None)
 
     def _write(self) -> None:
-        while (block := self._write_queue.get()) is not None:
+        while (item := self._write_queue.get()) is not None:
+            block, filled = item
             if self._error is None:
                 try:
-                    self._handle.write(block)
+                    if filled == self._BLOCK:
+                        self._out.go_direct()
+                    self._out.write(block[:filled])
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                     self._error = exc
+            self._free.put(block)  # after a failed write too: the caller may be waiting for it
 
-    def _send(self, block: bytes) -> None:
+    def _send(self, last: bool = False) -> None:
         if self._error is not None:
             raise self._error
-        self._hash_queue.put(block)
-        self._write_queue.put(block)
+        self._hash_queue.put((self._block, self._fill))
+        if not last:
+            self._block, self._fill = self._take(), 0
 
     def write(self, data: bytes) -> int:
-        """Hand ``data`` to the hashing and the writing thread."""
-        data = bytes(data)  # tarfile passes bytes; anything else is copied once, never reused
-        self.size += len(data)
-        if len(data) >= self._BATCH:
-            self._flush_pending()
-            self._send(data)
-        else:
-            self._pending.append(data)
-            self._pending_size += len(data)
-            if self._pending_size >= self._BATCH:
-                self._flush_pending()
-        return len(data)
-
-    def write_pieces(self, *pieces: bytes) -> None:
-        """Take several small pieces in one call (a tar header, a small file and its padding).
-
-        On thousands of small files the calls, not the bytes, were most of the time.
-        """
-        size = sum(map(len, pieces))
+        """Copy ``data`` into the blocks (the caller may reuse its buffer as soon as this returns)."""
+        view = memoryview(data).cast("B")
+        size = len(view)
         self.size += size
-        self._pending += pieces
-        self._pending_size += size
-        if self._pending_size >= self._BATCH:
-            self._flush_pending()
+        end = self._fill + size
+        if end < self._BLOCK:  # nearly always (a tar header, padding): one copy, no loop
+            self._block[self._fill:end] = view
+            self._fill = end
+            return size
+        done = 0
+        while done < size:
+            take = min(self._BLOCK - self._fill, size - done)
+            self._block[self._fill:self._fill + take] = view[done:done + take]
+            self._fill += take
+            done += take
+            if self._fill == self._BLOCK:
+                self._send()
+        return size
 
-    def _flush_pending(self) -> None:
-        if self._pending:
-            self._send(b"".join(self._pending))
-            self._pending, self._pending_size = [], 0
+    def read_from(self, fd: int, size: int) -> int:
+        """Read up to ``size`` bytes of an open file straight into the blocks; return how many (fewer: it ended)."""
+        done = 0
+        while done < size:
+            read = os.readv(fd, (self._block[self._fill:self._fill + min(self._BLOCK - self._fill, size - done)],))
+            if not read:
+                break
+            self._fill += read
+            self.size += read
+            done += read
+            if self._fill == self._BLOCK:
+                self._send()
+        return done
 
     def flush(self) -> None:
         """Nothing to do before :meth:`close` (the writing thread owns the file)."""
@@ -222,10 +276,10 @@ class HashingWriter:
         if not self._closed:
             self._closed = True
             try:
-                self._flush_pending()
+                if self._fill:
+                    self._send(last=True)
             finally:
                 self._hash_queue.put(None)
-                self._write_queue.put(None)
                 for thread in self._threads:
                     thread.join()
         if self._error is not None:
