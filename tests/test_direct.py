@@ -131,3 +131,15 @@ def test_a_buffer_filled_in_a_forked_process_stays_empty_in_this_one() -> None:
         os._exit(0)
     os.waitpid(pid, 0)
     assert buffer[:4] == bytes(4)
+
+
+def test_no_direct_writes_when_the_environment_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA2PACK_NO_DIRECT_IO", "1")
+    fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT)
+    try:
+        out = StreamOut(fd)
+        assert not out.go_direct() and not _flags(fd) & os.O_DIRECT
+        monkeypatch.setenv("QA2PACK_NO_DIRECT_IO", "")
+        assert out.go_direct() == bool(_flags(fd) & os.O_DIRECT)
+    finally:
+        os.close(fd)

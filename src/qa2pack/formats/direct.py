@@ -6,7 +6,8 @@ bytes takes, on machines where the md5 already keeps one core busy.  On Linux a 
 with ``O_DIRECT`` is written from the process's memory straight to the disk instead.  Direct
 writes need the memory, the length and the file offset aligned; whatever is not (the last bytes
 of a file, a file system that refuses ``O_DIRECT``, a platform without it) is written the
-ordinary way, so the file holds the same bytes either way.
+ordinary way, so the file holds the same bytes either way; ``QA2PACK_NO_DIRECT_IO=1`` writes
+everything so, for a file system that accepts direct writes but serves them slowly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 
 ALIGN = 4096  # a page: memory from mmap starts on one, and it is a multiple of every disk's block
 DIRECT_MIN = 8 << 20  # a smaller file is not worth a write that waits for the disk
+NO_DIRECT = "QA2PACK_NO_DIRECT_IO"  # set (to anything but ""): every file is written the ordinary way
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 
 
@@ -45,7 +47,7 @@ class StreamOut:
 
     def go_direct(self) -> bool:
         """Write past the page cache from now on, if the system and the file system allow it."""
-        if not self.direct and _O_DIRECT and self.offset % ALIGN == 0:
+        if not self.direct and _O_DIRECT and self.offset % ALIGN == 0 and not os.environ.get(NO_DIRECT):
             self.direct = _set_direct(self.fd, True)
         return self.direct
 
