@@ -26,17 +26,18 @@ def _pattern(size: int) -> bytes:
     return (bytes(range(251)) * (size // 251 + 1))[:size]
 
 
-def _write_in_blocks(path: Path, data: bytes, block: int, go_direct: bool = True) -> StreamOut:
+def _write_in_blocks(path: Path, data: bytes, block: int) -> StreamOut:
+    """Write ``data`` as the hashing writer does: direct asked for before every whole block."""
     buffer = aligned_buffer(block)
     view = memoryview(buffer)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         out = StreamOut(fd)
-        if go_direct:
-            out.go_direct()
         for start in range(0, len(data), block):
             piece = data[start:start + block]
             view[:len(piece)] = piece
+            if len(piece) == block:
+                out.go_direct()
             out.write(view[:len(piece)])
     finally:
         os.close(fd)
@@ -93,10 +94,12 @@ def test_no_direct_writes_where_the_file_system_refuses_them(tmp_path: Path, mon
             raise OSError(errno.EINVAL, "Invalid argument")
         return real_fcntl(fd, cmd, arg)
 
-    monkeypatch.setattr(fcntl, "fcntl", no_direct)
-    data = _pattern(2 * ALIGN * 8 + 17)
+    asked = []
+    monkeypatch.setattr(fcntl, "fcntl", lambda fd, cmd, arg=0: asked.append(cmd) or no_direct(fd, cmd, arg))
+    data = _pattern(3 * ALIGN * 8 + 17)
     out = _write_in_blocks(tmp_path / "out", data, ALIGN * 8)
     assert (tmp_path / "out").read_bytes() == data and not out.direct
+    assert asked.count(fcntl.F_SETFL) == 1  # refused once, not asked again for the next blocks
 
 
 def test_no_direct_writes_from_an_offset_off_the_alignment(tmp_path: Path) -> None:

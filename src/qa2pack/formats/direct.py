@@ -37,18 +37,22 @@ class StreamOut:
     """An open file written in order: directly while :meth:`go_direct` was called and writes stay aligned.
 
     The first write that cannot be direct (a length or offset off the alignment, or one the
-    file system refuses) turns direct writing off for the rest of the file.
+    file system refuses) turns direct writing off for the rest of the file, and
+    :meth:`go_direct` does not turn it on again.
     """
 
     def __init__(self, fd: int, offset: int = 0) -> None:
         self.fd = fd
         self.offset = offset  # where the descriptor is: direct writes must start on an aligned one
         self.direct = False
+        self._stopped = False
 
     def go_direct(self) -> bool:
         """Write past the page cache from now on, if the system and the file system allow it."""
-        if not self.direct and _O_DIRECT and self.offset % ALIGN == 0 and not os.environ.get(NO_DIRECT):
+        if not (self.direct or self._stopped) and _O_DIRECT and self.offset % ALIGN == 0 \
+                and not os.environ.get(NO_DIRECT):
             self.direct = _set_direct(self.fd, True)
+            self._stopped = not self.direct  # refused: not asked again for this file
         return self.direct
 
     def write(self, data: memoryview) -> None:
@@ -71,6 +75,7 @@ class StreamOut:
     def _stop_direct(self) -> None:
         _set_direct(self.fd, False)
         self.direct = False
+        self._stopped = True
 
 
 def _set_direct(fd: int, on: bool) -> bool:
