@@ -180,7 +180,6 @@ class HashingWriter:
     _BLOCKS = 16
 
     def __init__(self, handle: IO[bytes]) -> None:
-        self._handle = handle
         self._out = _stream_of(handle)
         self._digest = new_md5()
         self.size = 0
