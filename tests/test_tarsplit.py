@@ -302,6 +302,47 @@ def test_pieces_and_files_are_hashed_and_written_in_the_order_given(tmp_path: Pa
     assert (tmp_path / "out").read_bytes() == expected
 
 
+def test_a_member_read_with_its_header_and_padding_is_written_whole_or_without_padding(tmp_path: Path) -> None:
+    """A small member fills its block in one call; one across blocks, one read short, or one that ended too."""
+    import threading
+
+    from qa2pack.formats.manifest import HashingWriter
+
+    big = bytes(range(256)) * 20_000  # 5 MB: it crosses the end of a 4 MiB block
+    (tmp_path / "big").write_bytes(big)
+    (tmp_path / "short").write_bytes(b"s" * 10)
+    reader, feeder = os.pipe()  # a read that returns less than asked while more is coming
+    os.write(feeder, b"p" * 100)
+
+    def feed_later() -> None:
+        os.write(feeder, b"q" * 200)
+        os.close(feeder)
+
+    expected = b""
+    with open(tmp_path / "out", "wb") as handle, HashingWriter(handle) as writer:
+        for n in range(3):
+            with open(tmp_path / "big", "rb") as source:
+                assert writer.read_from(source.fileno(), 1000 + n, b"H" * 512, b"\0" * 24) == 1000 + n
+            expected += b"H" * 512 + big[:1000 + n] + b"\0" * 24
+        with open(tmp_path / "big", "rb") as source:
+            assert writer.read_from(source.fileno(), len(big), b"B" * 512, b"\0" * 7) == len(big)
+        expected += b"B" * 512 + big + b"\0" * 7
+        later = threading.Timer(0.2, feed_later)
+        later.start()
+        try:
+            assert writer.read_from(reader, 300, b"P" * 512, b"\0" * 212) == 300
+        finally:
+            later.join()
+            os.close(reader)
+        expected += b"P" * 512 + b"p" * 100 + b"q" * 200 + b"\0" * 212
+        with open(tmp_path / "short", "rb") as source:  # it ended first: no padding, the caller refuses it
+            assert writer.read_from(source.fileno(), 20, b"S" * 512, b"\0" * 492) == 10
+        expected += b"S" * 512 + b"s" * 10
+    assert writer.size == len(expected)
+    assert writer.digest.hexdigest() == hashlib.md5(expected).hexdigest()
+    assert (tmp_path / "out").read_bytes() == expected
+
+
 @pytest.mark.parametrize("size", [5000, (1 << 20) + 5000])  # read at once, and read in chunks
 @pytest.mark.parametrize("change", ["shrunk", "grown", "touched", "vanished"])
 def test_a_file_that_changes_while_archived_fails_the_part_and_removes_it(tmp_path: Path, change: str,

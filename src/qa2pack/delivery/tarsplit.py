@@ -182,17 +182,10 @@ def _ustar_block(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes)
     the sum of the name and the numbers; the rest of the block is the same in every header.
     """
     numbers = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, size, mtime)
-    checksum = _byte_sum(name) + _byte_sum(numbers) + typeflag[0] + _CONSTANT_SUM
+    # The sum of the name's and the numbers' bytes, in C: Adler-32's first half starts at 1 and adds
+    # every byte modulo 65521, and these 148 bytes sum to at most 37,740: it is one more than their sum.
+    checksum = (adler32(numbers, adler32(name)) & 0xFFFF) - 1 + typeflag[0] + _CONSTANT_SUM
     return b"".join((name, _ZEROS[len(name):_USTAR_NAME], numbers, b"%06o\0 " % checksum, typeflag, _TAIL))
-
-
-def _byte_sum(data: bytes) -> int:
-    """Return the sum of the bytes of ``data`` (at most 256 of them), in C rather than byte by byte.
-
-    Adler-32 starts its first half at 1 and adds every byte modulo 65521; 256 bytes sum to at
-    most 65280, so that half is exactly one more than their sum.
-    """
-    return (adler32(data) & 0xFFFF) - 1
 
 
 _ZEROS = bytes(BLOCK)
@@ -516,15 +509,13 @@ def _copy_data(entry: TarEntry, header: bytes, writer: HashingWriter) -> None:
     try:
         if entry.size >= _BIG_FILE and not _as_listed(os.fstat(fd), entry):
             raise SourceChanged(entry.source, "changed (size or modification time)")
-        writer.write(header)
-        if writer.read_from(fd, entry.size) < entry.size:
+        if writer.read_from(fd, entry.size, header, _ZEROS[:-entry.size % BLOCK]) < entry.size:
             raise SourceChanged(entry.source, "became shorter")
         after = os.fstat(fd)
     finally:
         os.close(fd)
     if not _as_listed(after, entry):
         raise SourceChanged(entry.source, "changed (size or modification time)")
-    writer.write(_ZEROS[:-entry.size % BLOCK])
 
 
 def _as_listed(st: os.stat_result, entry: TarEntry) -> bool:
