@@ -269,7 +269,9 @@ class HashingWriter:
                 return size
             self._fill = data + read
             self.size += data + read - start
-            return read + self.read_from(fd, size - read, after=after) if read else 0
+            if not read:
+                return 0  # it ended first: the caller refuses a file shorter than listed
+            return read + self.read_from(fd, size - read, after=after)  # a short read: the rest as usual
         if before:
             self.write(before)
         done = 0
