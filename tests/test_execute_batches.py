@@ -1,4 +1,4 @@
-"""Links made a folder at a time (hard, fake) and the results kept as the plan's batches."""
+"""Links made a folder at a time (hard, fake), copies made in several folders at once, and the results kept."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from qa2pack.core.errors import ExecutionError
 from qa2pack.delivery.layout import MARKER
 from qa2pack.formats.manifest import Unhashed, read_manifest, write_manifest
 from qa2pack.run import execute as execute_module
-from qa2pack.run.execute import EmptyInodes, ExecutionResult, Planned, hard_link_names
+from qa2pack.run.execute import EmptyInodes, ExecutionResult, Planned, hard_link_names, take_turns
 
 
 def _folder(path: Path, names: list[str], data: bytes = b"x") -> Path:
@@ -132,3 +132,42 @@ def test_a_folder_that_cannot_be_opened_leaves_no_descriptor_open(tmp_path: Path
         with pytest.raises(FileNotFoundError):
             hard_link_names(str(src), str(tmp_path / "missing"), ["a"], threading.Event())
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+@given(st.lists(st.integers(0, 5), max_size=6), st.integers(1, 4))
+def test_streams_take_turns_in_order_and_no_more_than_width_are_begun_at_once(lengths, width) -> None:
+    streams = [[(n, k) for k in range(length)] for n, length in enumerate(lengths)]
+    out = list(take_turns((iter(stream) for stream in streams), width))
+    assert sorted(out) == sorted(item for stream in streams for item in stream)
+    assert all([k for m, k in out if m == n] == list(range(length)) for n, length in enumerate(lengths))
+    for end in range(len(out)):  # a stream is begun from its first item until its last
+        begun = {n for n, k in out[:end + 1] if k < lengths[n] - 1} - {n for n, k in out[:end + 1] if k == lengths[n] - 1}
+        assert len(begun) <= width
+    if width == 1:  # one at a time is the plain order (move keeps its journal in the order of the renames)
+        assert out == [item for stream in streams for item in stream]
+
+
+def test_copies_run_in_different_folders_at_once_and_make_the_same_package(build, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    sb3 = build(project229_setup3(), "project229") / SB3
+    reference = tmp_path / "ref" / "2011.0.00229.S"
+    package(sb3, reference, PackageOptions(mode=Mode.COPY))
+    real = execute_module.run_tasks
+    folders: list[str] = []
+
+    def recording(tasks, workers, abort):  # the folder of each chunk, in the order the threads take them
+        def noted():
+            for task in tasks:
+                folders.append(task.args[3])
+                yield task
+        return real(noted(), workers, abort)
+
+    monkeypatch.setattr(execute_module, "_CHUNK_FILES", 1)
+    monkeypatch.setattr(execute_module, "run_tasks", recording)
+    packpath = tmp_path / "2011.0.00229.S"
+    package(sb3, packpath, PackageOptions(mode=Mode.COPY))
+    threads = execute_module.THREADS[Mode.COPY]
+    assert len(folders) > 2 * threads and len(set(folders[:threads])) == threads
+    assert tree_listing(packpath) == tree_listing(reference)
+    manifest = read_manifest(packpath.parent / "2011.0.00229.S.manifest.tsv").entries
+    assert manifest == read_manifest(reference.parent / "2011.0.00229.S.manifest.tsv").entries

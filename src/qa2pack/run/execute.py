@@ -19,9 +19,10 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from ..core.child import open_folder
 from ..core.errors import CrossDeviceError, ExecutionError, Qa2packError, note_writing
@@ -219,6 +220,7 @@ class Planned(NamedTuple):
 
 
 Task = Callable[[], Union[Done, Planned]]
+T = TypeVar("T")
 
 
 class Batch(NamedTuple):
@@ -229,6 +231,20 @@ class Batch(NamedTuple):
     dst: str
     rel: str
     files: Sequence[tuple[str, int]]
+
+
+def take_turns(streams: Iterable[Iterator[T]], width: int) -> Iterator[T]:
+    """Yield the items of up to ``width`` streams at a time, one of each in turn; a stream that ends makes room for the next."""
+    waiting = iter(streams)
+    turns: deque[Iterator[T]] = deque(islice(waiting, max(1, width)))
+    while turns:
+        stream = turns.popleft()
+        for item in stream:
+            yield item
+            turns.append(stream)
+            break
+        else:  # it ended
+            turns.extend(islice(waiting, 1))
 
 
 def run_tasks(tasks: Iterator[Task], workers: int, abort: threading.Event) -> Iterator[Done | Planned]:
@@ -456,33 +472,37 @@ class Executor:
     def _tasks(self, abort: threading.Event, batches: list[Batch]) -> Iterator[Task]:
         """Yield each action's files in chunks to transfer (their folders are made already).
 
-        Whole folders that are linked rather than read go to ``batches`` instead.
+        The chunks of several actions take turns, so that the threads at work at one time write
+        into different folders: the file system makes one folder's new files one at a time (the
+        folder stays locked while it finds each an inode), several folders' in parallel.  Whole
+        folders that are linked rather than read go to ``batches`` instead.
         """
-        for action in self.plan.actions:
-            if action.op is not Op.TRANSFER:
-                continue
-            src = self._source(action)
-            rel = action.target.as_posix()
-            dst = f"{self.packpath}/{rel}"
-            transfer = self._transfer_for(action)
-            if not action.is_tree:
-                if self._joined:
-                    self._record_if_joined(rel)
-                yield partial(self._transfer_files, transfer, src, dst, rel, (("", action.size),), abort)
-                continue
-            files = action.files
-            batch = self._batch_for(transfer)
-            if batch is not None:
-                batches.extend(self._batches(action, batch, src, dst, rel))
-                continue
-            start, size = 0, 0
-            for n, (_, file_size) in enumerate(files):
-                size += file_size
-                if n + 1 - start >= _CHUNK_FILES or size >= _CHUNK_BYTES:
-                    yield partial(self._transfer_files, transfer, src, dst, rel, files[start:n + 1], abort)
-                    start, size = n + 1, 0
-            if start < len(files):
-                yield partial(self._transfer_files, transfer, src, dst, rel, files[start:], abort)
+        actions = (action for action in self.plan.actions if action.op is Op.TRANSFER)
+        return take_turns((self._action_tasks(action, abort, batches) for action in actions), THREADS.get(self.plan.mode, 1))
+
+    def _action_tasks(self, action: Action, abort: threading.Event, batches: list[Batch]) -> Iterator[Task]:
+        src = self._source(action)
+        rel = action.target.as_posix()
+        dst = f"{self.packpath}/{rel}"
+        transfer = self._transfer_for(action)
+        if not action.is_tree:
+            if self._joined:
+                self._record_if_joined(rel)
+            yield partial(self._transfer_files, transfer, src, dst, rel, (("", action.size),), abort)
+            return
+        files = action.files
+        batch = self._batch_for(transfer)
+        if batch is not None:
+            batches.extend(self._batches(action, batch, src, dst, rel))
+            return
+        start, size = 0, 0
+        for n, (_, file_size) in enumerate(files):
+            size += file_size
+            if n + 1 - start >= _CHUNK_FILES or size >= _CHUNK_BYTES:
+                yield partial(self._transfer_files, transfer, src, dst, rel, files[start:n + 1], abort)
+                start, size = n + 1, 0
+        if start < len(files):
+            yield partial(self._transfer_files, transfer, src, dst, rel, files[start:], abort)
 
     def _transfer_files(self, transfer: Transfer, src: str, dst: str, rel: str,
                         files: Sequence[tuple[str, int]], abort: threading.Event) -> Done:
