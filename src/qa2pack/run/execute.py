@@ -469,16 +469,16 @@ class Executor:
         self.progress.advance(len(files), sum(size for _, size in files))
         return Planned(rel, files)
 
-    def _tasks(self, abort: threading.Event, batches: list[Batch]) -> Iterator[Task]:
+    def _tasks(self, abort: threading.Event, batches: list[Batch], workers: int) -> Iterator[Task]:
         """Yield each action's files in chunks to transfer (their folders are made already).
 
-        The chunks of several actions take turns, so that the threads at work at one time write
+        The chunks of ``workers`` actions take turns, so that the threads at work at one time write
         into different folders: the file system makes one folder's new files one at a time (the
         folder stays locked while it finds each an inode), several folders' in parallel.  Whole
         folders that are linked rather than read go to ``batches`` instead.
         """
         actions = (action for action in self.plan.actions if action.op is Op.TRANSFER)
-        return take_turns((self._action_tasks(action, abort, batches) for action in actions), THREADS.get(self.plan.mode, 1))
+        return take_turns((self._action_tasks(action, abort, batches) for action in actions), workers)
 
     def _action_tasks(self, action: Action, abort: threading.Event, batches: list[Batch]) -> Iterator[Task]:
         src = self._source(action)
@@ -545,7 +545,8 @@ class Executor:
         entries = self.result.entries
         abort = threading.Event()
         batches: list[Batch] = []
-        for done in run_tasks(self._tasks(abort, batches), THREADS.get(plan.mode, 1), abort):
+        workers = THREADS.get(plan.mode, 1)
+        for done in run_tasks(self._tasks(abort, batches, workers), workers, abort):
             if isinstance(done, Planned):
                 self.result.planned.append(done)
                 continue
