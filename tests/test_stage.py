@@ -217,8 +217,15 @@ def test_auxiliary_products_go_to_the_auxiliary_tar(tmp_path: Path) -> None:
     import tarfile
 
     with tarfile.open(tmp_path / "tars" / names[0]) as tar:
-        aux = sorted(m.name.rsplit("/", 1)[-1] for m in tar.getmembers() if m.isfile())
+        members = tar.getmembers()
+    aux = sorted(m.name.rsplit("/", 1)[-1] for m in members if m.isfile())
     assert aux and all("aux" in n or n.endswith("pipeline_aquareport.xml") for n in aux)
+    # Each folder leading to an auxiliary file comes once, before what it holds; no other folder comes.
+    leading = {m.name.rsplit("/", n)[0] for m in members if m.isfile() for n in range(1, m.name.count("/") + 1)}
+    folders = [m.name for m in members if m.isdir()]
+    assert sorted(folders) == sorted(leading) and folders[0] == CURRENT.project
+    order = [m.name for m in members]
+    assert all(order.index(name.rsplit("/", 1)[0]) < i for i, name in enumerate(order) if name != CURRENT.project)
     with tarfile.open(tmp_path / "tars" / names[1]) as tar:
         main_files = [m.name for m in tar.getmembers() if m.isfile()]
     assert not [n for n in main_files if "aux" in n.rsplit("/", 1)[-1]]

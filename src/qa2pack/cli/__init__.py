@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 
+from ..core.leftovers import kept_to_the_end
 from ..delivery.ahead import hashing_ahead
 from ..scan.ahead import reading_ahead, reads_ahead
 
@@ -26,15 +27,16 @@ def run_and_exit() -> NoReturn:
     line itself is loaded.  Whatever the run wrote is closed by the end; the objects
     still in memory go with the process, so they are frozen first (the interpreter's last garbage
     collection has nothing to scan: about 10 ms after packaging 10,000 files) and the process
-    ends without the interpreter freeing them one by one (:func:`exit_without_teardown`).
+    ends without the interpreter freeing them one by one (:func:`exit_without_teardown`); so
+    do the tables a run left (:mod:`qa2pack.core.leftovers`).
     """
     argv = sys.argv[1:]
-    with hashing_ahead(_packpath_in(argv)), reading_ahead(_origpath_in(argv)):
+    with hashing_ahead(_packpath_in(argv)), reading_ahead(_origpath_in(argv)), kept_to_the_end() as _left:
         from .app import main
 
         code = main()
     gc.freeze()
-    exit_without_teardown(code)
+    exit_without_teardown(code)  # _left is held to here: what the run left goes with the process
 
 
 def exit_without_teardown(code: int) -> NoReturn:

@@ -590,17 +590,19 @@ def _split_unit(packpath: Path, unit: DeliveryUnit, output: Path, max_size: int,
     listing ends.  A part is closed by the first entry that does not fit (:func:`iter_parts`),
     so the parts are the same as if the whole unit had been listed first.
     """
-    listed: list[TarEntry] = []
+    listed: list[TarEntry] = []  # the folders and the auxiliary files: what the auxiliary tar is made of
     auxiliary: set[str] = set()
 
     is_auxiliary = matcher(AUXILIARY_PATTERNS)
 
     def product_entries() -> Iterator[TarEntry]:
         for entry in iter_unit_entries(packpath, unit):
-            listed.append(entry)
-            if not entry.is_dir:
+            if entry.is_dir:
+                listed.append(entry)
+            else:
                 progress.expect(1, entry.size)
                 if is_auxiliary(entry.name.rpartition("/")[2]):
+                    listed.append(entry)
                     auxiliary.add(entry.name)
                     continue
             yield entry

@@ -22,6 +22,7 @@ from typing import IO, Any, NamedTuple
 from ..core.codes import Code
 from ..core.config import DEFAULT_CONFIG, FOLDER_KEYS, Config
 from ..core.errors import InputError
+from ..core.leftovers import leave
 from ..core.naming import (
     PIPELINE_MANIFEST_GLOBS,
     PPR_GLOBS,
@@ -547,6 +548,7 @@ def _verify_with_hashes(packpath: Path, manifest: Path | None, config: Config, c
         view.files.update(zip(hashed, map(itemgetter(1), hashed.values())))
     _check_view(view, report, loaded, sizes, config, expect_uids, from_tars=False, content=content,
                 against=([], len(hashed)) if whole else None)
+    leave(loaded, listed, pairs, hashed, seen)
     return report
 
 

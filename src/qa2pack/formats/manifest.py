@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, List, NamedTuple, Optional, Tuple
 from ..core.child import check_run
 from ..core.errors import InputError
 from ..core.forked import Helper, Report, serve
+from ..core.leftovers import leave
 from ..core.record import field, record
 from .atomic import escape_field, escape_fields, unescape_field, write_atomic
 from .direct import DIRECT_MIN, StreamOut, aligned_buffer
@@ -550,12 +551,14 @@ def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Ca
     pairs = list(paths)
     chunks = hash_runs(pairs, workers, sizes)
     if forks_helper(len(pairs), workers):
-        return _hash_with_helper(chunks, hash_one, advance, meanwhile, adopt)
-    wanted = meanwhile() if meanwhile is not None else None
-    results: dict[str, tuple[str, int]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done in pool.map(partial(_hash_run, hash_one, advance, wanted), chunks):
-            results.update(done)
+        results = _hash_with_helper(chunks, hash_one, advance, meanwhile, adopt)
+    else:
+        wanted = meanwhile() if meanwhile is not None else None
+        results = {}
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for done in pool.map(partial(_hash_run, hash_one, advance, wanted), chunks):
+                results.update(done)
+    leave(pairs, chunks)
     return results
 
 
