@@ -38,6 +38,17 @@ def test_what_is_left_is_kept_while_asked_and_no_longer() -> None:
     assert kept == [(first,)] and second_gone() is None and leftovers._kept is None
 
 
+def test_only_the_last_hand_overs_are_kept() -> None:
+    """A command that runs many verifies in one process keeps what the last ones left, not all."""
+    tables = [Table(n=n) for n in range(leftovers.KEPT_AT_MOST + 2)]
+    first_gone = weakref.ref(tables[0])
+    with kept_to_the_end() as kept:
+        for table in tables:
+            leave(table)
+    del tables
+    assert first_gone() is None and len(kept) == leftovers.KEPT_AT_MOST and kept[-1][0]["n"] == leftovers.KEPT_AT_MOST + 1
+
+
 def test_a_verify_leaves_the_manifest_and_the_hashes(copy_package: Path) -> None:
     with kept_to_the_end() as kept:
         assert verify_package(copy_package).ok
