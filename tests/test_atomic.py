@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa2pack.formats.atomic import escape_field, unescape_field
+from qa2pack.formats.fields import escape_field, unescape_field
 
 FIELD_TEXT = st.text(alphabet=st.sampled_from(["a", "/", " ", "\\", "\t", "\n", "t", "n", "é"]), max_size=30)
 

@@ -212,13 +212,13 @@ def test_files_hashed_with_the_helper_have_the_hashes_and_progress_of_one_thread
 def test_a_file_the_helper_cannot_read_fails_as_it_would_without_it(tmp_path: Path, monkeypatch) -> None:
     pairs = _files(tmp_path / "data", 300)
     monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
-    real = manifest_module._hash_job
+    real = manifest_module.hash_job
 
     def vanishing(hash_one, chunk, run):  # type: ignore[no-untyped-def]
         os.unlink(chunk[-1][1])  # in the helper, just before it reads its run of files
         return real(hash_one, chunk, run)
 
-    monkeypatch.setattr(manifest_module, "_hash_job", vanishing)
+    monkeypatch.setattr(manifest_module, "hash_job", vanishing)
 
     def until_one_vanished() -> None:  # so that the helper is the first to come to that file
         deadline = time.monotonic() + 30
@@ -260,7 +260,7 @@ def test_the_run_the_helper_is_on_when_the_two_meet_is_not_hashed_twice(tmp_path
     pairs = _files(tmp_path / "data", 300)
     expected = hash_files(pairs, workers=1)
     monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
-    run, real = os.getpid(), manifest_module._md5_and_size
+    run, real = os.getpid(), manifest_module.md5_and_size
     hashed_here: list[str] = []
 
     def slow_in_the_helper(path: str) -> tuple[str, int]:
@@ -270,7 +270,7 @@ def test_the_run_the_helper_is_on_when_the_two_meet_is_not_hashed_twice(tmp_path
             hashed_here.append(path)
         return real(path)
 
-    monkeypatch.setattr(manifest_module, "_md5_and_size", slow_in_the_helper)
+    monkeypatch.setattr(manifest_module, "md5_and_size", slow_in_the_helper)
     assert hash_files(pairs) == expected
     first, *rest = manifest_module.hash_runs(pairs, 2)
     assert rest and not {path for _, path in first} & set(hashed_here)
@@ -285,7 +285,7 @@ def test_hashes_are_complete_even_if_the_helper_dies(tmp_path: Path, monkeypatch
     def dying(hash_one, chunk, run):  # type: ignore[no-untyped-def]
         os._exit(9)
 
-    monkeypatch.setattr(manifest_module, "_hash_job", dying)
+    monkeypatch.setattr(manifest_module, "hash_job", dying)
     assert hash_files(pairs) == expected
 
 

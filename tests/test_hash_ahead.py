@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -23,17 +24,12 @@ from qa2pack.delivery import ahead
 from qa2pack.delivery.ahead import HashAhead, hashing_ahead
 from qa2pack.delivery.verify import verify_package
 from qa2pack.formats import manifest as manifest_module
-from qa2pack.formats.atomic import escape_field
-from qa2pack.formats.manifest import (
-    MANIFEST_MAGIC,
-    files_to_hash,
-    hash_runs,
-    manifest_path,
-    read_manifest,
-    runs_key,
-    runs_reading,
-)
+from qa2pack.formats import md5runs as md5runs_module
+from qa2pack.formats.fields import escape_field
+from qa2pack.formats.manifest import files_to_hash, hash_runs, manifest_path, read_manifest, runs_key
+from qa2pack.formats.md5runs import MANIFEST_MAGIC, runs_reading
 from qa2pack.run.lock import RunLock, Want, lock_path
+from qa2pack.run.lockfile import LOCK_SUFFIX
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
 
@@ -92,18 +88,18 @@ def test_the_verify_takes_the_hashes_the_child_made(copy_package: Path, tmp_path
         raise AssertionError(f"the verify hashed {path} itself")
 
     served = tmp_path / "served"
-    real = manifest_module.serve_hashes
+    real = md5runs_module.serve_hashes
 
     def telling(runs, out, run):  # type: ignore[no-untyped-def]
         real(runs, out, run)
         served.touch()  # in the child: every run is hashed and reported
 
-    monkeypatch.setattr(manifest_module, "serve_hashes", telling)
+    monkeypatch.setattr(md5runs_module, "serve_hashes", telling)
     with hashing_ahead(str(copy_package)):
         deadline = time.monotonic() + 30
         while not served.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-        monkeypatch.setattr(manifest_module, "_md5_and_size", unread)
+        monkeypatch.setattr(manifest_module, "md5_and_size", unread)
         helped = verify_package(copy_package)
     assert adoptions == [True] and not expected.ok
     assert helped.problems == expected.problems and helped.checksums == expected.checksums
@@ -157,7 +153,7 @@ def test_the_runs_made_while_reading_are_the_runs_of_the_whole_manifest(rows, wo
         else:
             folder, size, md5 = row
             lines.append(f"{md5}\t{size}\t{escape_field(f'{folder}{number}')}")
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(manifest_module, "_RUN_FILES", run_files):
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(md5runs_module, "RUN_FILES", run_files):
         path = Path(tmp, "p.manifest.tsv")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         key, runs = runs_reading(path, "/pack", workers)
@@ -211,6 +207,25 @@ def test_a_child_that_finds_a_writer_holding_the_package_ends_and_hashes_nothing
     with hashing_ahead(str(copy_package)):  # the writer is gone: a verify with a new child holds as before
         assert verify_package(copy_package).ok
     assert adoptions == [True]
+
+
+def test_a_package_where_no_lock_file_can_be_made_is_still_hashed_ahead(copy_package: Path, adoptions: list[bool],
+                                                                       monkeypatch) -> None:
+    """A read-only place (a delivered package on a read-only mount): nobody writes there, so reading needs no lock."""
+    real_open = os.open
+
+    def read_only_beside(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith(LOCK_SUFFIX) and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_beside)  # here and in the child forked from here
+    damage_copy_package(copy_package)
+    alone = verify_package(copy_package)
+    with hashing_ahead(str(copy_package)):
+        helped = verify_package(copy_package)
+    assert adoptions == [True] and helped.problems == alone.problems and helped.checksums == alone.checksums
+    assert not os.path.lexists(lock_path(copy_package))
 
 
 def test_a_child_stops_soon_after_its_run_is_killed_and_releases_the_package(copy_package: Path) -> None:

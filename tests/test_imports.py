@@ -62,3 +62,13 @@ def test_the_children_that_work_ahead_are_forked_before_typing_is_loaded() -> No
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert "qa2pack.scan.ahead" in loaded and "qa2pack.delivery.ahead" in loaded
     assert not {"typing", "signal", "enum", "re", "collections"} & set(loaded)
+
+
+def test_the_child_that_hashes_ahead_loads_only_the_core_before_it_hashes() -> None:
+    """It locks the package and reads the manifest with modules that load nothing more: it hashes while the verify loads."""
+    code = ("import sys; import qa2pack.cli; before = set(sys.modules); "
+            "import qa2pack.formats.md5runs, qa2pack.run.lockfile; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "qa2pack.formats.md5runs" in loaded and "qa2pack.run.lockfile" in loaded
+    assert not {"typing", "pathlib", "re", "json", "enum", "collections", "qa2pack.core.errors"} & set(loaded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qa2pack.core.errors import LockBusyError
 from qa2pack.run import lock as lock_module
 from qa2pack.run.lock import RunLock, Want, folder_locks_work, lock_path
+from qa2pack.run.lockfile import holder_record
 
 HOLD = """
 import sys, time
@@ -179,3 +183,13 @@ def test_a_file_system_without_locks_is_refused_unless_told(monkeypatch, tmp_pat
         take([Want(tmp_path / "pkg", True)], "package")
     monkeypatch.setenv("QA2PACK_UNLOCKED", "1")
     take([Want(tmp_path / "pkg", True)], "package")
+
+
+@given(command=st.text(), exclusive=st.booleans())
+def test_the_record_a_holder_writes_is_one_line_of_json(command: str, exclusive: bool) -> None:
+    """Written without ``json`` (a child that locks loads as little as it can); read back with it."""
+    record = holder_record(command, exclusive).decode()
+    assert record.endswith("\n") and "\n" not in record[:-1]
+    read = json.loads(record)
+    assert read["command"] == command and read["pid"] == os.getpid() and read["host"] == os.uname().nodename
+    assert read["mode"] == ("exclusive" if exclusive else "shared") and read["started"].startswith("20")

@@ -255,14 +255,14 @@ def test_a_manifest_naming_files_outside_the_package_reads_none_of_them(copy_pac
     head, _, body = manifest.read_text().partition("not computed in this mode\n")  # first: the helper's end
     manifest.write_text(f"{head}{_}0123456789abcdef0123456789abcdef\t17\t../secret.txt\n{body}")
     marker = tmp_path / "read-outside"  # a file, so that the forked helper's reads show too
-    real = manifest_module._md5_and_size
+    real = manifest_module.md5_and_size
 
     def reading(path: str) -> tuple[str, int]:
         if "secret" in path:
             marker.touch()
         return real(path)
 
-    monkeypatch.setattr(manifest_module, "_md5_and_size", reading)
+    monkeypatch.setattr(manifest_module, "md5_and_size", reading)
     monkeypatch.setattr(manifest_module, "HELPER_FILES", 2)
     report = verify_package(copy_package)
     assert ("missing", "../secret.txt") in kinds(report)

@@ -15,8 +15,13 @@ import warnings
 TYPE_CHECKING = False  # not typing's: this module is loaded before typing (see qa2pack.cli)
 if TYPE_CHECKING:
     import signal as _signal
-    from collections.abc import Callable
-    from typing import Protocol
+    from collections.abc import Callable, Iterable
+    from typing import Protocol, TypeVar
+
+    Job = TypeVar("Job")
+    # A job's work in the child: (job, run's process id) -> (files done, all of them?, results).
+    # It must catch its files' errors itself and stop there: what it returns is how far it got.
+    Work = Callable[[Job, int], "tuple[int, bool, bytes]"]
 
     class Closable(Protocol):
         """A child started ahead: it can be stopped."""
@@ -74,6 +79,19 @@ def write_all(out: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(out, view):]
+
+
+def serve(jobs: Iterable[Job], work: Work[Job], out: int, run: int) -> None:
+    """Do the jobs in order and report each on the pipe ``out`` (in the child); stop after one left unfinished.
+
+    Each report is a line ``job done complete size`` and then ``size`` bytes of results
+    (:class:`~qa2pack.core.forked.Helper` reads them).
+    """
+    for index, job in enumerate(jobs):
+        done, complete, payload = work(job, run)
+        write_all(out, b"%d %d %d %d\n" % (index, done, complete, len(payload)) + payload)
+        if not complete:
+            return
 
 
 def check_run(run: int) -> None:

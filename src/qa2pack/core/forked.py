@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 import select
-from collections.abc import Iterable, Sequence
-from typing import Callable, Generic, NamedTuple, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
-from .child import check_run, fork_child, open_folder, stop_child, write_all
+from .child import check_run, fork_child, open_folder, serve, stop_child
+
+if TYPE_CHECKING:
+    from .child import Work
 
 CHECK_EVERY = 256  # files between two looks at whether the run is still there
 
@@ -35,11 +38,6 @@ class Report(NamedTuple):
     payload: bytes
 
 
-# A job's work in the helper: (job, run's process id) -> (files done, all of them?, results).
-# It must catch its files' errors itself and stop there: what it returns is how far it got.
-Work = Callable[[Job, int], "tuple[int, bool, bytes]"]
-
-
 def share(weights: Sequence[int]) -> list[int]:
     """Return the indices of jobs for the helper: about half of the weight, heaviest jobs first."""
     mine = theirs = 0
@@ -51,15 +49,6 @@ def share(weights: Sequence[int]) -> list[int]:
         else:
             mine += weights[index]
     return sorted(helper)
-
-
-def serve(jobs: Iterable[Job], work: Work[Job], out: int, run: int) -> None:
-    """Do the jobs in order and report each on the pipe ``out`` (in the helper); stop after one left unfinished."""
-    for index, job in enumerate(jobs):
-        done, complete, payload = work(job, run)
-        write_all(out, b"%d %d %d %d\n" % (index, done, complete, len(payload)) + payload)
-        if not complete:
-            return
 
 
 class Helper(Generic[Job]):

@@ -44,24 +44,25 @@ _slot = Slot()  # the child hashing a package, until its verify takes it
 
 
 def _hash_ahead(root: str, out: int, run: int) -> None:
-    """Lock, read the manifest, send its runs' key, hash the runs, and hold the lock until stopped (in the child)."""
-    from pathlib import Path
+    """Lock, read the manifest, send its runs' key, hash the runs, and hold the lock until stopped (in the child).
 
-    from ..core.errors import Qa2packError
-    from ..formats.manifest import manifest_path, runs_reading, serve_hashes
-    from ..run.lock import RunLock, Want
+    It loads only what it needs (the lock file, the manifest's rows, md5): each module the
+    verify loads meanwhile is one it does not wait for.  Any error ends it; the verify then
+    hashes on its own.
+    """
+    from ..formats.md5runs import manifest_file, runs_reading, serve_hashes
+    from ..run.lockfile import hold_lock_file, lock_file_of
 
-    pack = Path(root)
     try:
-        with RunLock([Want(pack, exclusive=False)], "verify"):
-            key, runs = runs_reading(manifest_path(pack), root, WORKERS)
-            write_all(out, key.encode() + b"\n")
-            serve_hashes(runs, out, run)
-            while True:  # the verify may not hold the lock yet: keep it until the verify stops this child
-                check_run(run)
-                time.sleep(_IDLE_CHECK_S)
-    except (Qa2packError, OSError):
-        return  # another run holds the package, or no manifest: the verify hashes on its own
+        hold_lock_file(lock_file_of(root), False, "verify")  # held until this child ends
+    except OSError:
+        return  # another run writes the package, or no lock file can be made there
+    key, runs = runs_reading(manifest_file(root), root, WORKERS)
+    write_all(out, key.encode() + b"\n")
+    serve_hashes(runs, out, run)
+    while True:  # the verify may not hold the lock yet: keep it until the verify stops this child
+        check_run(run)
+        time.sleep(_IDLE_CHECK_S)
 
 
 class HashAhead:

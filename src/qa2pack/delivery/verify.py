@@ -32,17 +32,16 @@ from ..core.naming import (
 )
 from ..core.record import field, record
 from ..formats.manifest import (
-    CHUNK,
     Manifest,
     files_to_hash,
     forks_helper,
     hash_files_with_sizes,
     manifest_path,
-    new_md5,
     parse_md5sum,
     read_manifest,
     runs_key,
 )
+from ..formats.md5runs import CHUNK, new_md5
 from ..planning.readme import parse_tree
 from ..run.lock import RunLock, Want
 from ..run.progress import Progress, SilentProgress, counted

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -45,27 +44,3 @@ def write_new_text(path: Path, text: str) -> None:
         raise InputError(f"{path} exists already; choose another name or remove it first") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
-
-
-def escape_field(text: str) -> str:
-    """Escape a path for one tab-separated, one-line field (backslash, tab, newline)."""
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def escape_fields(texts: list[str]) -> list[str]:
-    """Escape many fields, checking once whether any needs it (almost none ever does)."""
-    together = "\0".join(texts)
-    if "\\" in together or "\t" in together or "\n" in together:
-        return [escape_field(text) for text in texts]
-    return texts
-
-
-def unescape_field(text: str) -> str:
-    """Undo :func:`escape_field` (an escaped backslash before n stays two characters)."""
-    if "\\" not in text:  # nearly every path: nothing to undo
-        return text
-    return _ESCAPED.sub(lambda match: _UNESCAPE.get(match[1], match[1]), text)
-
-
-_ESCAPED = re.compile(r"\\(.?)", re.DOTALL)  # a backslash and the character it escapes (none at the end)
-_UNESCAPE = {"t": "\t", "n": "\n"}

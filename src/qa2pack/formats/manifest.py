@@ -7,25 +7,39 @@ separate pass only when asked for.  The manifest is a small TSV file beside pack
 
 from __future__ import annotations
 
-import mmap
 import os
 import queue
 import shutil
-import sys
 import threading
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, List, NamedTuple, Optional, Tuple
 
-from ..core.child import check_run
 from ..core.errors import InputError
-from ..core.forked import Helper, Report, serve
+from ..core.forked import Helper, Report
 from ..core.leftovers import leave
 from ..core.record import field, record
-from .atomic import escape_field, escape_fields, unescape_field, write_atomic
+from .atomic import write_atomic
 from .direct import DIRECT_MIN, StreamOut, aligned_buffer
+from .fields import escape_field, escape_fields
+from .md5runs import (
+    MANIFEST_MAGIC,
+    MANIFEST_SUFFIX,
+    files_per_run,
+    hash_job,
+    key_of_runs,
+    manifest_bytes,
+    manifest_rows,
+    md5_and_size,
+    md5_of_fd,
+    new_md5,
+    read_buffer,
+    read_lines,
+    split_runs,
+    to_hash,
+)
 
 if TYPE_CHECKING:
     import hashlib
@@ -35,57 +49,10 @@ if TYPE_CHECKING:
     # Returns the helper for these runs of files if a child already hashes them, else None.
     Adopt: TypeAlias = Callable[[List[List[Tuple[str, str]]]], Optional[Helper[List[Tuple[str, str]]]]]
 
-CHUNK = 1 << 20
-MANIFEST_MAGIC = "# qa2pack manifest 1"
-
-
-def new_md5() -> hashlib._Hash:
-    """Return an md5 object (md5 is a fixity check here, not security)."""
-    import hashlib  # here: loading OpenSSL costs a hard-link package more than its links to one folder
-
-    if sys.version_info >= (3, 9):
-        return hashlib.md5(usedforsecurity=False)
-    return hashlib.md5()  # noqa: S324 (Python 3.8: a fixity check, as above)
-
-
-_BUFFERS = threading.local()
-
-
-def read_buffer() -> tuple[mmap.mmap, memoryview]:
-    """Return the calling thread's 1 MiB read buffer, page-aligned for direct writes.
-
-    Made once per thread: zeroing one costs more than hashing a small file.
-    """
-    found: tuple[mmap.mmap, memoryview] | None = getattr(_BUFFERS, "buffer", None)
-    if found is None:
-        buf = aligned_buffer(CHUNK)
-        found = _BUFFERS.buffer = (buf, memoryview(buf))
-    return found
-
-
-def _md5_of_fd(fd: int) -> tuple[str, int]:
-    """Return (md5, bytes read) of an open file, read to its end through this thread's buffer."""
-    digest = new_md5()
-    buf, view = read_buffer()
-    read = 0
-    while n := os.readv(fd, (buf,)):
-        digest.update(view[:n])
-        read += n
-    return digest.hexdigest(), read
-
-
-def _md5_and_size(path: str | Path) -> tuple[str, int]:
-    # os.open, not open(): a file object costs more than hashing a small file
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return _md5_of_fd(fd)
-    finally:
-        os.close(fd)
-
 
 def md5_file(path: str | Path) -> str:
     """Return the md5 of a file, read in 1 MiB chunks."""
-    return _md5_and_size(path)[0]
+    return md5_and_size(path)[0]
 
 
 class SourceChanged(Exception):
@@ -134,7 +101,7 @@ def stable_md5(path: str) -> tuple[str, int]:
     fd = os.open(path, os.O_RDONLY)
     try:
         before = os.fstat(fd)
-        md5, read = _md5_of_fd(fd)
+        md5, read = md5_of_fd(fd)
         after = os.fstat(fd)
     finally:
         os.close(fd)
@@ -358,7 +325,7 @@ class Manifest:
 
 def manifest_path(packpath: Path) -> Path:
     """Return where the manifest of a package lives (beside it)."""
-    return packpath.parent / f"{packpath.name}.manifest.tsv"
+    return packpath.parent / (packpath.name + MANIFEST_SUFFIX)
 
 
 Row = Tuple[str, int, Optional[str]]  # (package-relative path, size, md5 or None)
@@ -440,66 +407,21 @@ def read_manifest_meta(path: Path) -> dict[str, str]:
 
 def read_manifest(path: Path) -> Manifest:
     """Read a manifest written by :func:`write_manifest`."""
-    data = _manifest_bytes(path)
+    data = manifest_bytes(path)
     manifest = Manifest(data_hash=hash(data))
     entries = manifest.entries
     rows = 0
-    for rel, size, md5 in _rows(path, _read_lines(path, data), manifest.meta):
+    for rel, size, md5 in manifest_rows(path, read_lines(path, data), manifest.meta):
         entries[rel] = (size, md5)
         rows += 1
     manifest.rows = rows
     return manifest
 
 
-def _manifest_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
-
-
-def _read_lines(path: Path, data: bytes) -> list[str]:
-    """Return the lines after the first of a manifest's bytes, or refuse what is no manifest."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a qa2pack manifest (it is not UTF-8 text)") from None
-    if not text.startswith(MANIFEST_MAGIC):
-        raise InputError(f"{path} is not a qa2pack manifest")
-    return text.splitlines()[1:]
-
-
-def _rows(manifest_file: Path, lines: Iterable[str], meta: dict[str, str]) -> Iterator[Row]:
-    """Yield each row of a manifest's lines as (path, size, md5 or None); facts go to ``meta``, other lines nowhere."""
-    for line in lines:
-        if line.startswith("# "):
-            key, sep, value = line[2:].partition(": ")
-            if sep:
-                meta[key] = value
-            continue
-        parts = line.split("\t")
-        if len(parts) != 3:
-            continue
-        md5, size, rel = parts
-        try:
-            nbytes = int(size)
-        except ValueError:
-            raise InputError(f"{manifest_file} is not a qa2pack manifest: the size in {line!r} is not a number") from None
-        yield unescape_field(rel), nbytes, None if md5 == "-" else md5
-
-
 def files_to_hash(manifest: Manifest, root: str) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Return the files of a manifest that have an md5, with their sizes, and their (key, path) pairs below root."""
-    listed = {rel: size for rel, (size, md5) in manifest.entries.items() if _to_hash(rel, md5)}
+    listed = {rel: size for rel, (size, md5) in manifest.entries.items() if to_hash(rel, md5)}
     return listed, [(rel, f"{root}/{rel}") for rel in listed]
-
-
-def _to_hash(rel: str, md5: str | None) -> bool:
-    """Tell whether a manifest's file is hashed: it has an md5, and its path leads nowhere outside the package.
-
-    A path that would lead outside root (absolute, or through ``..``) is never read.
-    """
-    return bool(md5) and rel[:1] != "/" and (".." not in rel or ".." not in rel.split("/"))
 
 
 def hash_runs(pairs: list[tuple[str, str]], workers: int,
@@ -510,31 +432,7 @@ def hash_runs(pairs: list[tuple[str, str]], workers: int,
     and no thread is left hashing a run of them at the end.
     """
     known = sizes or {}
-    return list(_runs(((key, path, known.get(key, 0)) for key, path in pairs), _files_per_run(len(pairs), workers)))
-
-
-_RUN_FILES = 256
-_RUN_BYTES = 32 << 20
-_RUNS_PER_WORKER = 8
-
-
-def _files_per_run(files: int, workers: int) -> int:
-    """Return the files in a run: a few runs per worker, at most ``_RUN_FILES``."""
-    return min(_RUN_FILES, max(1, files // (_RUNS_PER_WORKER * max(1, workers))))
-
-
-def _runs(files: Iterable[tuple[str, str, int]], size: int) -> Iterator[list[tuple[str, str]]]:
-    """Yield runs of ``size`` (key, path) pairs from (key, path, bytes), each ended early by the file that fills 32 MB."""
-    run: list[tuple[str, str]] = []
-    filled = 0
-    for key, path, nbytes in files:
-        run.append((key, path))
-        filled += nbytes
-        if len(run) == size or filled >= _RUN_BYTES:
-            yield run
-            run, filled = [], 0
-    if run:
-        yield run
+    return list(split_runs(((key, path, known.get(key, 0)) for key, path in pairs), files_per_run(len(pairs), workers)))
 
 
 def _hash_in_chunks(paths: Iterable[tuple[str, str]], workers: int, hash_one: Callable[[str], tuple[str, int]],
@@ -596,7 +494,7 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
     new_md5()  # load OpenSSL's md5 before the fork, not in the helper too
     helper = adopt(chunks) if adopt is not None else None
     if helper is None:
-        helper = Helper(chunks, partial(_hash_job, hash_one))
+        helper = Helper(chunks, partial(hash_job, hash_one))
     results: dict[str, tuple[str, int]] = {}
     wanted: Container[str] | None = None
     back = len(chunks)  # this process has hashed the runs from here on
@@ -631,30 +529,8 @@ def _hash_with_helper(chunks: list[list[tuple[str, str]]], hash_one: Callable[[s
     return results
 
 
-def _hash_job(hash_one: Callable[[str], tuple[str, int]], chunk: list[tuple[str, str]],
-              run: int) -> tuple[int, bool, bytes]:
-    """Hash one run of files (in the helper); stop at the first that fails."""
-    check_run(run)
-    lines: list[str] = []
-    for done, (_, path) in enumerate(chunk):
-        try:
-            md5, size = hash_one(path)
-        except Exception:  # noqa: BLE001 - the run hashes it again and reports the error
-            return done, False, "".join(lines).encode()
-        lines.append(f"{md5} {size}\n")
-    return len(chunk), True, "".join(lines).encode()
-
-
-def serve_hashes(runs: Iterable[list[tuple[str, str]]], out: int, run: int) -> None:
-    """Hash runs of files and report each on the pipe ``out``, as the helper of :func:`hash_files_with_sizes` does.
-
-    For a child that begins before the run that adopts it as that helper (``adopt``).
-    """
-    serve(runs, partial(_hash_job, _md5_and_size), out, run)
-
-
 def runs_key(manifest: Manifest, root: str, workers: int) -> str | None:
-    """Return the key of the runs this manifest's files are hashed in below root, as :func:`runs_reading` makes it.
+    """Return the key of the runs this manifest's files are hashed in below root, as :func:`~.md5runs.runs_reading` makes it.
 
     The runs are a function of the manifest's bytes, root and the workers, so equal keys mean
     equal runs.  The key holds within a process and those forked from it (``hash`` of bytes is
@@ -662,25 +538,7 @@ def runs_key(manifest: Manifest, root: str, workers: int) -> str | None:
     """
     if manifest.rows != len(manifest.entries):
         return None
-    return _key(manifest.data_hash, root, workers)
-
-
-def _key(data_hash: int, root: str, workers: int) -> str:
-    return f"{hash((data_hash, root, workers)):x}"
-
-
-def runs_reading(path: Path, root: str, workers: int) -> tuple[str, Iterator[list[tuple[str, str]]]]:
-    """Return the key of a manifest's runs (:func:`runs_key`) and the runs, made while its rows are read.
-
-    The first run is ready once the rows that decide the run length are read (a few thousand
-    at most), not the whole manifest: a child hashing ahead of a verify starts sooner.
-    """
-    data = _manifest_bytes(path)
-    files = ((rel, f"{root}/{rel}", size) for rel, size, md5 in _rows(path, _read_lines(path, data), {})
-             if _to_hash(rel, md5))
-    enough = _RUN_FILES * _RUNS_PER_WORKER * max(1, workers)  # from this many files on, runs are the longest
-    first = list(islice(files, enough))
-    return _key(hash(data), root, workers), _runs(chain(first, files), _files_per_run(len(first), workers))
+    return key_of_runs(manifest.data_hash, root, workers)
 
 
 def hash_files_steady(paths: Iterable[tuple[str, str]], workers: int = 2) -> dict[str, tuple[str, int]]:
@@ -712,6 +570,6 @@ def hash_files_with_sizes(paths: Iterable[tuple[str, str]], workers: int = 2,
                           adopt: Adopt | None = None) -> dict[str, tuple[str, int]]:
     """Like :func:`hash_files`, with the number of bytes each hash read: the size the file had, with no stat.
 
-    ``adopt(runs)`` may return a child that already hashes these runs (:func:`serve_hashes`) to be the helper.
+    ``adopt(runs)`` may return a child that already hashes these runs (:func:`~.md5runs.serve_hashes`) to be the helper.
     """
-    return _hash_in_chunks(paths, workers, _md5_and_size, advance, sizes, meanwhile, adopt)
+    return _hash_in_chunks(paths, workers, md5_and_size, advance, sizes, meanwhile, adopt)

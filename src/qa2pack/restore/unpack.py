@@ -28,7 +28,7 @@ from typing import IO
 
 from ..core.errors import ExecutionError, InputError, UnsafeArchiveError, note_writing
 from ..core.record import field, record
-from ..formats.manifest import CHUNK
+from ..formats.md5runs import CHUNK
 from ..run.progress import Progress, SilentProgress, human_bytes
 
 JOURNAL = ".qa2pack-restore-incomplete"

@@ -31,7 +31,8 @@ from ..core.model import Action, Append, Mode, Op, Plan
 from ..core.record import field, record
 from ..delivery.layout import MARKER
 from ..formats.atomic import write_atomic
-from ..formats.manifest import HashingWriter, Row, SourceChanged, Unhashed, copy_with_md5, hash_files_steady, new_md5
+from ..formats.manifest import HashingWriter, Row, SourceChanged, Unhashed, copy_with_md5, hash_files_steady
+from ..formats.md5runs import new_md5
 from .journal import Journal, moves_count, undo_moves
 from .progress import Progress, SilentProgress
 

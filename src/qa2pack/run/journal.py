@@ -21,7 +21,8 @@ from typing import IO, Any
 
 from ..core.record import field, record
 from ..delivery.layout import MARKER
-from ..formats.atomic import escape_field, unescape_field, write_atomic
+from ..formats.atomic import write_atomic
+from ..formats.fields import escape_field, unescape_field
 from .progress import counted
 
 log = logging.getLogger(__name__)

@@ -39,11 +39,9 @@ from types import TracebackType
 
 from ..core.errors import InputError, LockBusyError
 from ..core.record import field, record
+from .lockfile import UNSUPPORTED, flock_now, hold_lock_file, host, local_time, lock_file_of, open_lock_file
 
-LOCK_SUFFIX = ".qa2pack-lock"
 _POLL_SECONDS = 0.2
-_UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF)
-_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 # File systems on which a folder cannot be locked exclusively (or not for every client).
 _NETWORK_FILE_SYSTEMS = ("nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "ceph", "gpfs", "beegfs", "fuse.sshfs",
                          "9p")
@@ -56,20 +54,9 @@ _HELD_LOCK = threading.Lock()
 
 
 
-def local_time(seconds: float | None = None) -> str:
-    """Return a local time as ISO 8601 to the second (``time``, not ``datetime``: cheaper to load)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))
-
-
-def _host() -> str:
-    """Return the machine's name, as ``socket.gethostname()`` does (without importing sockets on every run)."""
-    return os.uname().nodename
-
-
 def lock_path(target: Path) -> Path:
     """Return the lock file of a target folder: ``.<name>.qa2pack-lock`` beside it."""
-    target = Path(os.path.abspath(target))
-    return target.parent / f".{target.name}{LOCK_SUFFIX}"
+    return Path(lock_file_of(target))
 
 
 def _file_system_type(path: Path) -> str:
@@ -173,7 +160,7 @@ def _process(pid: int) -> str:
         with open("/proc/stat", encoding="utf-8") as handle:
             boot = int(next(line.split()[1] for line in handle if line.startswith("btime")))
     except (OSError, ValueError, IndexError, StopIteration):
-        return f"process {pid} on {_host()}"
+        return f"process {pid} on {host()}"
     started = local_time(boot + started_ticks / os.sysconf("SC_CLK_TCK"))
     programs = [word.rsplit("/", 1)[-1] for word in words]
     if "qa2pack" in programs:  # the console script, or python -m qa2pack
@@ -181,7 +168,7 @@ def _process(pid: int) -> str:
         name = " ".join(["qa2pack"] + words[at + 1:at + 2])
     else:  # a program using qa2pack as a library
         name = " ".join(programs[:2]) or "?"
-    return f"'{name}' (process {pid} on {_host()}, started {started})"
+    return f"'{name}' (process {pid} on {host()}, started {started})"
 
 
 def _folder_holder(path: Path) -> str:
@@ -247,11 +234,6 @@ class RunLock:
                  traceback: TracebackType | None) -> None:
         self.release()
 
-    def _record(self, exclusive: bool) -> bytes:
-        return (json.dumps({"command": self.command, "pid": os.getpid(), "host": _host(),
-                            "started": local_time(),
-                            "mode": "exclusive" if exclusive else "shared"}) + "\n").encode()
-
     def _acquire(self, target: Path, exclusive: bool, on_folder: bool) -> _Held | None:
         key = f"folder:{target}" if on_folder else f"file:{lock_path(target)}"
         waited = False
@@ -309,20 +291,15 @@ class RunLock:
     def _flock(fd: int, exclusive: bool, describe: Callable[[], str]) -> bool:
         """Lock without waiting; False where the file system cannot lock (and QA2PACK_UNLOCKED=1 allows that)."""
         try:
-            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            return flock_now(fd, exclusive)
         except BlockingIOError:
-            os.close(fd)
             raise _Busy(describe()) from None
         except OSError as exc:
-            os.close(fd)
-            if exc.errno not in _UNSUPPORTED:
+            if exc.errno not in UNSUPPORTED:
                 raise
-            if os.environ.get("QA2PACK_UNLOCKED") == "1":
-                return False
             raise InputError("this file system does not support locks (Lustre mounted without -o flock?); mount it "
                              "with flock, or set QA2PACK_UNLOCKED=1 to run without protection against a second "
                              "run") from None
-        return True
 
     def _lock_folder(self, target: Path, exclusive: bool) -> _Held | None:
         try:
@@ -335,30 +312,16 @@ class RunLock:
 
     def _lock_file(self, target: Path, exclusive: bool) -> _Held | None:
         path = lock_path(target)
-        while True:
-            try:
-                self._make_folders(path.parent)
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+        def open_file(name: str, exclusive: bool) -> int | None:
+            try:  # the folders each time: a holder that made them removes them if it leaves them empty
+                return open_lock_file(name, exclusive, lambda: self._make_folders(path.parent))
             except OSError as exc:
-                if exc.errno in _READ_ONLY and not exclusive:
-                    return None  # a read-only place: nobody writes there, no lock needed
                 raise InputError(f"cannot create the lock file {path}: {exc.strerror}") from None
-            if not self._flock(fd, exclusive, lambda: _holder(path)):
-                return None
-            try:
-                same = os.stat(path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:  # the last holder removed this file just before we locked it: lock the new one
-                os.close(fd)
-                continue
-            record = self._record(exclusive)
-            if exclusive:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, record, 0)
-            elif os.lseek(fd, 0, os.SEEK_END) < 4096:  # readers add a line each (a few are enough to name)
-                os.write(fd, record)
-            return _Held("", fd, exclusive, path)
+
+        fd = hold_lock_file(str(path), exclusive, self.command, open_file,
+                            lambda fd, exclusive: self._flock(fd, exclusive, lambda: _holder(path)))
+        return None if fd is None else _Held("", fd, exclusive, path)
 
     def _make_folders(self, folder: Path) -> None:
         missing = []

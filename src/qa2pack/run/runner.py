@@ -16,7 +16,7 @@ from ..formats.manifest import Row, Unhashed, manifest_path, read_manifest, writ
 from ..scan.probe import walk_listing
 from .execute import ExecutionResult, Executor
 from .journal import roll_back
-from .lock import local_time
+from .lockfile import local_time
 from .progress import Progress, SilentProgress, counted
 from .report import RunReport
 from .runlog import RunLog, run_log
