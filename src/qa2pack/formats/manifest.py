@@ -26,11 +26,11 @@ from .direct import DIRECT_MIN, StreamOut, aligned_buffer
 from .fields import escape_field, escape_fields
 from .md5runs import (
     MANIFEST_MAGIC,
-    MANIFEST_SUFFIX,
     files_per_run,
     hash_job,
     key_of_runs,
     manifest_bytes,
+    manifest_file,
     manifest_rows,
     md5_and_size,
     md5_of_fd,
@@ -325,7 +325,7 @@ class Manifest:
 
 def manifest_path(packpath: Path) -> Path:
     """Return where the manifest of a package lives (beside it)."""
-    return packpath.parent / (packpath.name + MANIFEST_SUFFIX)
+    return Path(manifest_file(os.fspath(packpath)))
 
 
 Row = Tuple[str, int, Optional[str]]  # (package-relative path, size, md5 or None)

@@ -27,9 +27,9 @@ MANIFEST_MAGIC = "# qa2pack manifest 1"
 MANIFEST_SUFFIX = ".manifest.tsv"  # the manifest of a package lies beside it: <package name>.manifest.tsv
 
 
-def manifest_file(root: str) -> str:
-    """Return where the manifest of the package folder ``root`` lives (beside it)."""
-    head, name = os.path.split(os.path.abspath(root))
+def manifest_file(packpath: str) -> str:
+    """Return where the manifest of a package folder lives: beside it (``packpath`` named as the run names it)."""
+    head, name = os.path.split(packpath)
     return os.path.join(head, name + MANIFEST_SUFFIX)
 
 
